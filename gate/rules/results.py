@@ -1,0 +1,166 @@
+"""What a gate run concluded: the data the reports render.
+
+A `Check` is one (metric, driver) pair: one JUnit testcase, one row of the console table.
+`Finding`s are the rows rules returned for it. The run's `Verdict` holds every check plus
+facts about the traces, and decides the exit code.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum, IntEnum
+
+
+class Outcome(str, Enum):
+    PASS = "pass"
+    NOTICE = "notice"  # passes, with a hint (e.g. the budget can be tightened)
+    NOT_EVALUATED = "not_evaluated"
+    WAIVED = "waived"
+    WARN = "warn"
+    FAIL = "fail"
+    ERROR = "error"
+
+    @property
+    def severity(self) -> int:
+        return _SEVERITY[self]
+
+
+_SEVERITY = {
+    Outcome.PASS: 0,
+    Outcome.NOTICE: 1,
+    Outcome.WAIVED: 2,
+    Outcome.NOT_EVALUATED: 3,
+    Outcome.WARN: 4,
+    Outcome.FAIL: 5,
+    Outcome.ERROR: 6,
+}
+
+
+class ExitCode(IntEnum):
+    """Exit status of `gate check`.
+
+    0 OK: nothing failed (warnings allowed unless --warn-as-error).
+    1 BUDGET_FAILED: a driver or total went over its budget or baseline tolerance.
+    2 ERROR: bad input, bad budgets, a broken rule, or an untrustworthy trace.
+    """
+
+    OK = 0
+    BUDGET_FAILED = 1
+    ERROR = 2
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One row returned by a rule."""
+
+    rule_id: str  # stable code, e.g. GATE001
+    rule_name: str  # dotted name, e.g. budget.over
+    driver: str
+    metric: str
+    observed: float | None
+    limit: float | None
+    baseline: float | None
+    outcome: Outcome
+    message: str
+
+
+@dataclass(frozen=True)
+class TagUse:
+    """A pool tag's share of a driver's allocations inside the window."""
+
+    tag: str
+    impacting_bytes: int
+    allocated_bytes: int
+    allocations: int
+
+
+@dataclass(frozen=True)
+class CallSite:
+    """An allocating call site: the frame that attributed the allocation to the driver."""
+
+    site: str  # 'acpi.sys+0x1a2b' or 'acpi.sys!ACPIInitStartACPI'
+    impacting_bytes: int
+    allocated_bytes: int
+    allocations: int
+
+
+@dataclass(frozen=True)
+class Waiver:
+    driver: str
+    metric: str | None
+    reason: str
+    expires: str  # ISO date
+    expired: bool
+    file: str
+    line: int
+
+
+@dataclass
+class Check:
+    """One (metric, driver) judgement: one JUnit testcase."""
+
+    metric: str
+    driver: str  # a driver name, '(total)', or a trace label for trace checks
+    outcome: Outcome
+    observed: float | None = None
+    limit: float | None = None
+    baseline: float | None = None
+    message: str = ""
+    findings: list[Finding] = field(default_factory=list)
+    traces_seen: int = 0
+    budget_file: str | None = None
+    budget_line: int | None = None
+    owner: str | None = None
+    waiver: Waiver | None = None
+    top_tags: list[TagUse] = field(default_factory=list)
+    top_sites: list[CallSite] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class TraceSummary:
+    trace_id: int
+    source_path: str
+    source_format: str
+    sha256: str
+    duration_s: float
+    pool_allocations: int
+    events_lost: int
+    buffers_lost: int
+    unmatched_frees: int
+    lost_frees: int
+    has_resident_set: bool
+    synthetic: bool
+
+
+@dataclass
+class Verdict:
+    """Everything one `gate check` concluded."""
+
+    checks: list[Check]
+    traces: list[TraceSummary]
+    window: str  # e.g. '0s..30s' or 'whole trace'
+    aggregate: str  # max, median, mean, min
+    budget_files: list[str]
+    baseline_source: str | None
+    gate_version: str
+    warn_as_error: bool = False
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for c in self.checks if c.outcome is outcome)
+
+    @property
+    def exit_code(self) -> ExitCode:
+        outcomes = {c.outcome for c in self.checks}
+        if Outcome.ERROR in outcomes:
+            return ExitCode.ERROR
+        if Outcome.FAIL in outcomes:
+            return ExitCode.BUDGET_FAILED
+        if self.warn_as_error and Outcome.WARN in outcomes:
+            return ExitCode.BUDGET_FAILED
+        return ExitCode.OK
+
+    def worst_first(self) -> list[Check]:
+        return sorted(
+            self.checks,
+            key=lambda c: (-c.outcome.severity, c.metric, -(c.observed or 0), c.driver),
+        )
