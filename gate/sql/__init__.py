@@ -1,0 +1,85 @@
+"""The SQL model: documented tables built from the store, in file order (gate/sql/model).
+
+`build_model` loads the run's configuration into small `cfg_*` tables and runs the model
+files. Public tables have no leading underscore and a comment above every column:
+allocations, allocations_windowed, driver_metrics, driver_metrics_aggregated,
+driver_presence, driver_tags, driver_call_sites, trace_quality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+
+import duckdb
+
+from gate.store.store import run_script
+
+DEFAULT_SKIP_MODULES = (
+    "ntoskrnl.exe",
+    "ntkrnlmp.exe",
+    "ntkrnlpa.exe",
+    "ntkrpamp.exe",
+    "ntkrla57.exe",
+    "hal.dll",
+)
+AGGREGATES = ("max", "median", "mean", "min")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    window_start_s: float | None = None
+    window_end_s: float | None = None
+    aggregate: str = "max"
+    extra_skip_modules: tuple[str, ...] = ()
+    tag_rules: tuple[tuple[str, str], ...] = ()  # (pattern, driver) in priority order
+    pooltag: dict[str, str] = field(default_factory=dict)  # tag -> driver
+
+    @property
+    def skip_modules(self) -> tuple[str, ...]:
+        extra = tuple(m.lower() for m in self.extra_skip_modules)
+        return DEFAULT_SKIP_MODULES + tuple(m for m in extra if m not in DEFAULT_SKIP_MODULES)
+
+    def window_label(self) -> str:
+        if self.window_start_s is None and self.window_end_s is None:
+            return "whole trace"
+        lo = "" if self.window_start_s is None else f"{self.window_start_s:g}s"
+        hi = "" if self.window_end_s is None else f"{self.window_end_s:g}s"
+        return f"{lo}..{hi}"
+
+
+def model_files() -> list[str]:
+    folder = resources.files("gate.sql").joinpath("model")
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+
+
+def build_model(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
+    if config.aggregate not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {config.aggregate!r}")
+    con.execute("CREATE OR REPLACE TABLE cfg_window (start_s DOUBLE, end_s DOUBLE)").fetchall()
+    con.execute(
+        "INSERT INTO cfg_window VALUES (?, ?)", [config.window_start_s, config.window_end_s]
+    ).fetchall()
+    con.execute("CREATE OR REPLACE TABLE cfg_run (aggregate VARCHAR)").fetchall()
+    con.execute("INSERT INTO cfg_run VALUES (?)", [config.aggregate]).fetchall()
+    con.execute("CREATE OR REPLACE TABLE cfg_skip_modules (module VARCHAR)").fetchall()
+    con.executemany(
+        "INSERT INTO cfg_skip_modules VALUES (?)", [[m] for m in config.skip_modules]
+    ).fetchall()
+    con.execute(
+        "CREATE OR REPLACE TABLE cfg_tag_rules (priority INTEGER, pattern VARCHAR, driver VARCHAR)"
+    ).fetchall()
+    if config.tag_rules:
+        con.executemany(
+            "INSERT INTO cfg_tag_rules VALUES (?, ?, ?)",
+            [[i, p, d.lower()] for i, (p, d) in enumerate(config.tag_rules)],
+        ).fetchall()
+    con.execute("CREATE OR REPLACE TABLE cfg_pooltag (tag VARCHAR, driver VARCHAR)").fetchall()
+    if config.pooltag:
+        con.executemany(
+            "INSERT INTO cfg_pooltag VALUES (?, ?)",
+            [[t, d.lower()] for t, d in sorted(config.pooltag.items())],
+        ).fetchall()
+    folder = resources.files("gate.sql").joinpath("model")
+    for name in model_files():
+        run_script(con, folder.joinpath(name).read_text(encoding="utf-8"))

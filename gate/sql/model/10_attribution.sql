@@ -1,0 +1,73 @@
+-- Attribution: which driver each pool allocation belongs to (metrics.md, "Which driver an
+-- allocation belongs to"). Rules in order: tag-rule, stack, pooltag, kernel, none.
+--
+-- Inputs: pool_allocations, stack_frames (store) and the run's configuration tables
+-- cfg_skip_modules(module), cfg_tag_rules(priority, pattern, driver), cfg_pooltag(tag, driver).
+
+-- The first frame of each stack, innermost first, whose image is known and not skipped.
+-- Frames in no known image are passed over: they cannot name a driver.
+CREATE OR REPLACE TABLE _stack_attribution AS
+SELECT
+    f.trace_id,
+    f.stack_id,
+    -- driver that owns the first non-skipped frame, NULL when every frame is skipped
+    arg_min(f.module, f.frame_index) FILTER (WHERE keep) AS module,
+    -- that frame as 'module!function' or 'module+0xRVA': the allocating call site
+    arg_min(
+        CASE WHEN f.function IS NOT NULL THEN f.module || '!' || f.function
+             ELSE f.module || '+0x' || lower(printf('%x', f.rva_bytes)) END,
+        f.frame_index
+    ) FILTER (WHERE keep) AS call_site
+FROM (
+    SELECT *, module <> '' AND module NOT IN (SELECT module FROM cfg_skip_modules) AS keep
+    FROM stack_frames
+) AS f
+GROUP BY f.trace_id, f.stack_id;
+
+-- The first tag rule (in budget order) whose pattern matches each tag seen.
+CREATE OR REPLACE TABLE _tag_rule_match AS
+SELECT t.tag, arg_min(r.driver, r.priority) AS driver
+FROM (SELECT DISTINCT tag FROM pool_allocations) AS t
+JOIN cfg_tag_rules AS r ON t.tag GLOB r.pattern
+GROUP BY t.tag;
+
+-- allocations: every pool allocation with its driver and the rule that chose it.
+CREATE OR REPLACE TABLE allocations AS
+SELECT
+    a.trace_id,
+    a.alloc_seq,            -- trace order of the allocation
+    a.alloc_s,              -- seconds from trace start
+    a.free_seq,             -- trace order of the free (or the reallocation that closed it)
+    a.free_s,               -- NULL: outstanding at the end of the trace
+    a.free_kind,            -- freed | lost | none
+    a.pool_type,
+    a.paged,
+    a.session,
+    a.nx,
+    a.tag,
+    a.size_bytes,
+    a.address,
+    a.session_id,
+    a.stack_id,
+    -- lower-case driver file name, or (kernel) / (unattributed)
+    CASE
+        WHEN tr.driver IS NOT NULL THEN tr.driver
+        WHEN sa.module IS NOT NULL THEN sa.module
+        WHEN pt.driver IS NOT NULL THEN pt.driver
+        WHEN a.stack_id IS NOT NULL THEN '(kernel)'
+        ELSE '(unattributed)'
+    END AS driver,
+    -- tag-rule | stack | pooltag | kernel | none
+    CASE
+        WHEN tr.driver IS NOT NULL THEN 'tag-rule'
+        WHEN sa.module IS NOT NULL THEN 'stack'
+        WHEN pt.driver IS NOT NULL THEN 'pooltag'
+        WHEN a.stack_id IS NOT NULL THEN 'kernel'
+        ELSE 'none'
+    END AS attribution,
+    -- the attributing frame, when the stack chose the driver
+    CASE WHEN tr.driver IS NULL THEN sa.call_site END AS call_site
+FROM pool_allocations AS a
+LEFT JOIN _tag_rule_match AS tr ON tr.tag = a.tag
+LEFT JOIN _stack_attribution AS sa ON sa.trace_id = a.trace_id AND sa.stack_id = a.stack_id
+LEFT JOIN cfg_pooltag AS pt ON pt.tag = a.tag;

@@ -1,0 +1,94 @@
+-- The gate's store: raw tables that every input format fills.
+--
+-- Readers produce these rows (see gate/inputs/chunks.py for the column contract); the SQL model
+-- (gate/sql/model) builds the metrics on top. Units are in column names: *_s seconds from the
+-- trace's start, *_bytes bytes, *_utc UTC timestamps. A NULL time means "not in the trace".
+
+-- One row per input trace (a boot iteration).
+CREATE TABLE IF NOT EXISTS traces (
+    trace_id INTEGER NOT NULL,          -- 1, 2, ... in the order the inputs were given
+    source_path VARCHAR NOT NULL,       -- the file or folder the trace came from
+    source_format VARCHAR NOT NULL,     -- etl, wpa-csv, scenario, normalized
+    sha256 VARCHAR NOT NULL,            -- content hash of the source, for provenance
+    os_version VARCHAR,                 -- e.g. 10.0
+    pointer_size_bytes INTEGER,         -- 4 or 8
+    cpu_count INTEGER,
+    start_utc TIMESTAMPTZ,              -- wall-clock time of the trace's start
+    duration_s DOUBLE,                  -- time of the last event
+    events_lost BIGINT NOT NULL,        -- events the logger dropped
+    buffers_lost BIGINT NOT NULL,       -- buffers the logger dropped
+    page_size_bytes INTEGER NOT NULL,   -- 4096 unless the trace says otherwise
+    has_resident_set BOOLEAN NOT NULL,  -- whether resident-set data was captured
+    synthetic BOOLEAN NOT NULL,         -- made by the gate's own trace writer, not by Windows
+    compressed BOOLEAN NOT NULL,
+    records_total BIGINT NOT NULL,
+    records_unknown BIGINT NOT NULL     -- records the reader counted but did not decode
+);
+
+-- Kernel images (drivers) with their lifetime in the trace.
+CREATE TABLE IF NOT EXISTS images (
+    trace_id INTEGER NOT NULL,
+    driver VARCHAR NOT NULL,            -- lower-case file name: acpi.sys
+    path VARCHAR NOT NULL,              -- as the trace names it
+    base_address UBIGINT NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    load_s DOUBLE,                      -- NULL: loaded before the trace started
+    unload_s DOUBLE,                    -- NULL: still loaded at the end
+    process_id BIGINT NOT NULL,         -- 0 for kernel images
+    pdb_name VARCHAR NOT NULL,
+    pdb_guid VARCHAR NOT NULL,
+    pdb_age BIGINT NOT NULL
+);
+
+-- Pool allocations, each paired with its free (metrics.md, "Allocations").
+CREATE TABLE IF NOT EXISTS pool_allocations (
+    trace_id INTEGER NOT NULL,
+    alloc_seq BIGINT NOT NULL,          -- trace order of the allocation event
+    alloc_s DOUBLE NOT NULL,
+    free_seq BIGINT,                    -- trace order of the closing event, NULL if none
+    free_s DOUBLE,                      -- NULL: still outstanding at the end of the trace
+    free_kind VARCHAR NOT NULL,         -- freed | lost (closed by a reallocation) | none
+    pool_type UINTEGER NOT NULL,        -- POOL_TYPE as logged
+    paged BOOLEAN NOT NULL,             -- pool_type & 1
+    session BOOLEAN NOT NULL,           -- pool_type & 32
+    nx BOOLEAN NOT NULL,                -- pool_type & 512
+    big_pool BOOLEAN NOT NULL,          -- pool_type & 0x10000000 (instrumentation flag)
+    tag VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    address UBIGINT NOT NULL,
+    session_id BIGINT,                  -- NULL outside session pool
+    stack_id BIGINT                     -- NULL: no stack was logged
+);
+
+-- Frees whose allocation is not in the trace (made before tracing started).
+CREATE TABLE IF NOT EXISTS pool_unmatched_frees (
+    trace_id INTEGER NOT NULL,
+    seq BIGINT NOT NULL,
+    time_s DOUBLE NOT NULL,
+    pool_type UINTEGER NOT NULL,
+    tag VARCHAR NOT NULL,
+    size_bytes BIGINT NOT NULL,
+    address UBIGINT NOT NULL,
+    session_id BIGINT
+);
+
+-- Distinct call stacks, one row per frame, innermost frame first.
+CREATE TABLE IF NOT EXISTS stack_frames (
+    trace_id INTEGER NOT NULL,
+    stack_id BIGINT NOT NULL,
+    frame_index INTEGER NOT NULL,       -- 0 is the allocator
+    address UBIGINT NOT NULL,           -- 0 when only module+offset is known
+    module VARCHAR NOT NULL,            -- '' when the address is in no known image
+    rva_bytes BIGINT,                   -- offset into module, NULL when unresolved
+    function VARCHAR                    -- from the user's PDBs, else NULL
+);
+
+-- The last full resident-set snapshot, aggregated by file, page list and category.
+CREATE TABLE IF NOT EXISTS resident_pages (
+    trace_id INTEGER NOT NULL,
+    path VARCHAR NOT NULL,
+    driver VARCHAR NOT NULL,            -- lower-case file name of path, '' if no file
+    page_list VARCHAR NOT NULL,         -- Active, Standby, Modified, ...
+    category VARCHAR NOT NULL,          -- Driver, DriverFile, Image, ...
+    size_bytes BIGINT NOT NULL
+);

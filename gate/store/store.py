@@ -1,0 +1,205 @@
+"""The DuckDB store: creates the schema and bulk-loads reader chunks and normalized folders.
+
+Rows arrive as numpy column chunks and are inserted with one `INSERT … SELECT` per chunk over
+the registered arrays, so loading costs no Python work per row. Pool events are staged and
+paired into allocations in SQL (pairing.sql) when their trace is complete.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from gate.errors import GateError, InputError
+from gate.inputs.chunks import Chunk, TraceInfo
+
+
+def sql_text(package: str, name: str) -> str:
+    return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+
+
+def run_script(con: duckdb.DuckDBPyConnection, text: str, params: list | None = None) -> None:
+    """Run a multi-statement SQL text; statements end with ';' at the end of a line."""
+    for statement in split_statements(text):
+        if params and "$" in statement:
+            con.execute(statement, params).fetchall()
+        else:
+            con.execute(statement).fetchall()
+
+
+def split_statements(text: str) -> list[str]:
+    statements, current = [], []
+    for line in text.splitlines():
+        current.append(line)
+        if line.rstrip().endswith(";"):
+            body = "\n".join(current).strip().rstrip(";")
+            if _has_code(body):
+                statements.append(body)
+            current = []
+    tail = "\n".join(current).strip()
+    if _has_code(tail):
+        statements.append(tail)
+    return statements
+
+
+def _has_code(sql: str) -> bool:
+    return any(ln.strip() and not ln.strip().startswith("--") for ln in sql.splitlines())
+
+
+# How each chunk table lands in the store: NaN times and -1 ids become NULL.
+_INSERTS = {
+    "images": """
+        INSERT INTO images SELECT $trace_id, driver, path, base_address, size_bytes,
+            CASE WHEN isnan(load_s) THEN NULL ELSE load_s END,
+            CASE WHEN isnan(unload_s) THEN NULL ELSE unload_s END,
+            process_id, pdb_name, pdb_guid, pdb_age
+        FROM chunk""",
+    "pool_events": """
+        INSERT INTO _pool_events SELECT $trace_id, seq, time_s, event, pool_type, tag,
+            size_bytes, address, session_id, stack_id
+        FROM chunk""",
+    "pool_allocations": """
+        INSERT INTO pool_allocations SELECT $trace_id, alloc_seq, alloc_s,
+            CASE WHEN free_seq >= 0 THEN free_seq END,
+            CASE WHEN isnan(free_s) THEN NULL ELSE free_s END,
+            free_kind, pool_type, (pool_type & 1) <> 0, (pool_type & 32) <> 0,
+            (pool_type & 512) <> 0, (pool_type & 268435456) <> 0, tag, size_bytes, address,
+            CASE WHEN session_id >= 0 THEN session_id END,
+            CASE WHEN stack_id >= 0 THEN stack_id END
+        FROM chunk""",
+    "stack_frames": """
+        INSERT INTO stack_frames SELECT $trace_id, stack_id, frame_index, address, module,
+            CASE WHEN rva_bytes >= 0 THEN rva_bytes END, nullif(function, '')
+        FROM chunk""",
+    "resident_pages": """
+        INSERT INTO resident_pages SELECT $trace_id, path,
+            lower(regexp_extract(path, '[^\\\\/]*$')), page_list, category, size_bytes
+        FROM chunk""",
+}
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS _pool_events (
+    trace_id INTEGER, seq BIGINT, time_s DOUBLE, event UTINYINT, pool_type UINTEGER,
+    tag VARCHAR, size_bytes BIGINT, address UBIGINT, session_id BIGINT, stack_id BIGINT
+)"""
+
+# Tables a normalized folder holds, with the columns of each (trace_id first).
+NORMALIZED_TABLES = (
+    "traces",
+    "images",
+    "pool_allocations",
+    "pool_unmatched_frees",
+    "stack_frames",
+    "resident_pages",
+)
+
+
+class Store:
+    """One DuckDB database holding the traces of a run."""
+
+    def __init__(self, db_path: Path | None = None, *, memory_limit: str | None = None) -> None:
+        self.db_path = db_path
+        try:
+            self.con = duckdb.connect(str(db_path) if db_path else ":memory:")
+        except duckdb.Error as exc:
+            raise InputError(f"{db_path}: cannot open database: {exc}") from None
+        if memory_limit:
+            self.con.execute(f"SET memory_limit = '{memory_limit}'").fetchall()
+        self.con.execute("SET preserve_insertion_order = false").fetchall()
+        run_script(self.con, sql_text("gate.store", "schema.sql"))
+        self.con.execute(_STAGING).fetchall()
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def next_trace_id(self) -> int:
+        return int(
+            self.con.execute("SELECT coalesce(max(trace_id), 0) + 1 FROM traces").fetchall()[0][0]
+        )
+
+    def columns(self, table: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def add_trace(self, items: Iterable[Chunk | TraceInfo]) -> int:
+        """Load one trace from a reader's output; returns its trace id."""
+        trace_id = self.next_trace_id()
+        info: TraceInfo | None = None
+        try:
+            for item in items:
+                if isinstance(item, TraceInfo):
+                    info = item
+                    continue
+                if item.rows == 0:
+                    continue
+                self.con.register("chunk", item.columns)
+                try:
+                    self.con.execute(_INSERTS[item.table], {"trace_id": trace_id}).fetchall()
+                finally:
+                    self.con.unregister("chunk")
+            if info is None:
+                raise GateError("reader yielded no trace information")
+            self._insert_trace(trace_id, info)
+            run_script(self.con, sql_text("gate.store", "pairing.sql"), [trace_id])
+        except BaseException:
+            self._forget(trace_id)
+            raise
+        return trace_id
+
+    def _forget(self, trace_id: int) -> None:
+        for table in (*NORMALIZED_TABLES, "_pool_events"):
+            self.con.execute(f"DELETE FROM {table} WHERE trace_id = ?", [trace_id]).fetchall()
+
+    def _insert_trace(self, trace_id: int, info: TraceInfo) -> None:
+        self.con.execute(
+            "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                trace_id,
+                info.source_path,
+                info.source_format,
+                info.sha256,
+                info.os_version,
+                info.pointer_size_bytes,
+                info.cpu_count,
+                info.start_utc,
+                info.duration_s,
+                info.events_lost,
+                info.buffers_lost,
+                info.page_size_bytes,
+                info.has_resident_set,
+                info.synthetic,
+                info.compressed,
+                info.records_total,
+                info.records_unknown,
+            ],
+        ).fetchall()
+
+    def trace_count(self) -> int:
+        return int(self.con.execute("SELECT count(*) FROM traces").fetchall()[0][0])
+
+
+def atomic_dir_swap(tmp: Path, out: Path) -> None:
+    """Put a fully written folder `tmp` in place of `out`, never leaving a half-written one."""
+    old = None
+    if out.exists():
+        old = out.with_name(out.name + ".old-" + str(os.getpid()))
+        out.rename(old)
+    tmp.rename(out)
+    if old is not None:
+        import shutil
+
+        shutil.rmtree(old, ignore_errors=True)
