@@ -43,11 +43,9 @@ def is_normalized_dir(path: Path) -> bool:
 def export_normalized(store: Store, out: Path) -> dict[str, int]:
     """Write every table of the store to `out` atomically; returns row counts per table."""
     out = out.resolve()
-    if out.exists() and not is_normalized_dir(out):
-        if not out.is_dir() or any(out.iterdir()):
-            raise OutputError(
-                f"{out}: exists and is not a gate normalized folder; not replacing it"
-            )
+    replaceable = is_normalized_dir(out) or (out.is_dir() and not any(out.iterdir()))
+    if out.exists() and not replaceable:
+        raise OutputError(f"{out}: exists and is not a gate normalized folder; not replacing it")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -1,0 +1,61 @@
+"""Loads inputs of any supported kind into the store, choosing the reader by what the file is."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gate.errors import InputError
+from gate.store.normalized import MANIFEST, import_normalized, is_normalized_dir
+from gate.store.store import Store
+
+ETL_SUFFIXES = {".etl"}
+SCENARIO_SUFFIXES = {".yaml", ".yml"}
+
+
+def input_kind(path: Path) -> str:
+    """'normalized', 'etl', 'scenario' or 'wpa-csv'; raises InputError for anything else."""
+    if not path.exists():
+        raise InputError(f"{path}: no such file or folder")
+    if path.is_dir():
+        if is_normalized_dir(path):
+            return "normalized"
+        raise InputError(f"{path}: a folder, but not a gate normalized folder (no {MANIFEST})")
+    suffix = path.suffix.lower()
+    if suffix in ETL_SUFFIXES:
+        return "etl"
+    if suffix in SCENARIO_SUFFIXES:
+        return "scenario"
+    if suffix == ".csv":
+        return "wpa-csv"
+    raise InputError(
+        f"{path}: unknown input kind '{suffix or path.name}'; expected an .etl trace, a gate "
+        "normalized folder or a scenario .yaml"
+    )
+
+
+def load_input(store: Store, path: Path) -> list[int]:
+    """Load one input; returns the trace ids it added."""
+    kind = input_kind(path)
+    if kind == "normalized":
+        return import_normalized(store, path)
+    if kind == "etl":
+        from gate.etl.reader import read_etl
+
+        return [store.add_trace(read_etl(path))]
+    if kind == "scenario":
+        from gate.inputs.scenario import generate, load_scenario, scenario_chunks
+
+        return [store.add_trace(scenario_chunks(generate(load_scenario(path))))]
+    raise InputError(
+        f"{path}: WPA CSV exports are not supported by this version of the gate; export the "
+        "trace itself (.etl) instead"
+    )
+
+
+def load_inputs(store: Store, paths: list[Path]) -> list[int]:
+    if not paths:
+        raise InputError("no input given: name one or more .etl traces or normalized folders")
+    ids: list[int] = []
+    for path in paths:
+        ids.extend(load_input(store, path))
+    return ids
