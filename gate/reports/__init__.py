@@ -1,0 +1,48 @@
+"""Reports: the verdict rendered for CI systems, people and machines.
+
+Every renderer is a pure function of a `Verdict` that returns text and never prints;
+`write_reports` is the one place that touches the file system.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gate.reports.atomic import write_text_atomic
+from gate.reports.console import render_console
+from gate.reports.jsonreport import render_json
+from gate.reports.junit import render_junit
+from gate.reports.markdown import render_markdown
+from gate.rules.results import Verdict
+
+__all__ = [
+    "render_console",
+    "render_json",
+    "render_junit",
+    "render_markdown",
+    "write_reports",
+    "write_text_atomic",
+]
+
+
+def write_reports(
+    verdict: Verdict,
+    *,
+    junit: Path | None = None,
+    markdown: Path | None = None,
+    json: Path | None = None,
+) -> None:
+    """Write each requested report atomically; raise `gate.errors.OutputError` on failure.
+
+    Everything is rendered before anything is written, so a renderer bug cannot leave one
+    report new and another stale from a previous run.
+    """
+    pending: list[tuple[Path, str]] = []
+    if junit is not None:
+        pending.append((Path(junit), render_junit(verdict)))
+    if markdown is not None:
+        pending.append((Path(markdown), render_markdown(verdict)))
+    if json is not None:
+        pending.append((Path(json), render_json(verdict)))
+    for path, text in pending:
+        write_text_atomic(path, text)

@@ -1,0 +1,55 @@
+"""Writing a report so that readers see either the old file or the whole new one.
+
+CI steps that publish reports run even when the gate step failed (`if: always()`,
+`condition: always()`), so a half-written JUnit file after a crash would be published as a
+broken or empty result. The text goes to a temporary file in the target's own folder (so the
+final rename stays on one file system) and is moved over the target with `os.replace`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from pathlib import Path
+
+from gate.errors import OutputError
+
+# Reports are meant to be read by other users and CI agents; mkstemp's 0600 would hide them.
+_REPORT_MODE = 0o644
+
+
+def write_text_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+    """Replace `path` with `text`, or leave it untouched and raise `OutputError`.
+
+    The bytes are written exactly (no newline translation), so a report is identical on
+    Windows and POSIX agents.
+    """
+    path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: cannot write report: folder {folder} does not exist")
+    if path.is_dir():
+        raise OutputError(f"{path}: cannot write report: it is a folder")
+    try:
+        data = text.encode(encoding)
+    except UnicodeEncodeError as exc:
+        raise OutputError(f"{path}: cannot write report: {exc}") from exc
+
+    tmp_name: str | None = None
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp_name, _REPORT_MODE)
+        os.replace(tmp_name, path)
+        tmp_name = None
+    except OSError as exc:
+        problem = exc.strerror or str(exc)
+        raise OutputError(f"{path}: cannot write report: {problem}") from exc
+    finally:
+        if tmp_name is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp_name)

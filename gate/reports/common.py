@@ -1,0 +1,265 @@
+"""Formatting shared by every report: values with their units, outcome words, text hygiene.
+
+Reports are pure functions of a `Verdict`; everything here is pure too. Byte quantities are
+printed in binary units; a metric is a byte quantity when its name ends in `_bytes`, and any
+other metric (`nonpaged_allocations`, trace counters) is a plain count.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable
+
+from gate.rules.results import Check, Outcome, Verdict
+
+
+def _fallback_format_bytes(n: int) -> str:
+    """Binary units with three significant digits: `734 B`, `512 KiB`, `1.50 MiB`."""
+    sign = "-" if n < 0 else ""
+    size = abs(int(n))
+    if size < 1024:
+        return f"{sign}{size} B"
+    value = size / 1024
+    units = ["KiB", "MiB", "GiB", "TiB"]
+    while value >= 1024 and len(units) > 1:
+        value /= 1024
+        units.pop(0)
+    unit = units[0]
+    if value < 10:
+        number = f"{value:.2f}"
+    elif value < 100:
+        number = f"{value:.1f}"
+    else:
+        number = f"{value:.0f}"
+    return f"{sign}{number} {unit}"
+
+
+def _fallback_format_delta(observed: int, baseline: int) -> str:
+    """`+64.0 KiB (+12.5%)`; without the percentage when the baseline is zero."""
+    diff = int(observed) - int(baseline)
+    text = ("+" if diff >= 0 else "") + _fallback_format_bytes(diff)
+    if baseline == 0:
+        return text
+    return f"{text} ({diff / baseline * 100:+.1f}%)"
+
+
+def _fallback_format_count(n: int) -> str:
+    return f"{int(n):,}"
+
+
+# gate.units is written in parallel with this package; until it lands the reports use the
+# private fallbacks above so that they can be built and tested on their own.
+try:
+    from gate.units import format_bytes, format_count, format_delta
+except ImportError:  # pragma: no cover - depends on the checkout
+    format_bytes = _fallback_format_bytes
+    format_delta = _fallback_format_delta
+    format_count = _fallback_format_count
+
+__all__ = [
+    "MESSAGE_CAP",
+    "OUTCOME_ORDER",
+    "check_headline",
+    "clean_text",
+    "delta_text",
+    "format_bytes",
+    "format_count",
+    "format_delta",
+    "format_value",
+    "is_bytes_metric",
+    "one_line",
+    "ordered_for_machines",
+    "outcome_word",
+    "status_word",
+    "summary_phrase",
+    "truncate",
+    "waiver_text",
+]
+
+# A failure message is shown on one line by every CI consumer; longer ones get cut or wrapped
+# unpredictably, so the reports cut them first, at a word-independent fixed length.
+MESSAGE_CAP = 500
+
+# Worst first: the order in which outcomes are counted and listed everywhere.
+OUTCOME_ORDER: tuple[Outcome, ...] = tuple(
+    sorted(Outcome, key=lambda o: -o.severity),
+)
+
+# CSI (`ESC [ ... final`), OSC (`ESC ] ... BEL|ST`) and two-byte escapes, as terminals and
+# colouring loggers emit them; they are noise in a report and ESC itself is illegal in XML 1.0.
+_ANSI = re.compile(
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[@-Z\\-_]"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+
+# Code points XML 1.0 forbids (C0 controls except TAB, LF, CR; surrogates; U+FFFE/U+FFFF),
+# plus the C1 controls and non-characters it discourages, which some parsers reject.
+_XML_ILLEGAL = re.compile(
+    "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\ud800-\udfff\ufdd0-\ufddf\ufffe\uffff]"
+)
+
+_WHITESPACE = re.compile(r"\s+")
+
+
+def clean_text(text: str) -> str:
+    """Text with ANSI escape sequences and XML-illegal characters removed; newlines kept.
+
+    CR LF and lone CR become LF: XML parsers turn them into LF anyway, and Markdown tables and
+    terminals must not see a bare CR.
+    """
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return _XML_ILLEGAL.sub("", _ANSI.sub("", text))
+
+
+def truncate(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` characters, ending with an ellipsis when cut."""
+    if len(text) <= limit:
+        return text
+    return text[: max(limit - 1, 0)] + "…"
+
+
+def one_line(text: str, limit: int = MESSAGE_CAP) -> str:
+    """Clean text folded onto one line (runs of whitespace become one space) and capped."""
+    return truncate(_WHITESPACE.sub(" ", clean_text(text)).strip(), limit)
+
+
+def is_bytes_metric(metric: str) -> bool:
+    return metric.endswith("_bytes")
+
+
+def _as_int(value: float) -> int | None:
+    if isinstance(value, int):
+        return value
+    if math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def format_value(metric: str, value: float | None) -> str:
+    """A metric's value for people: binary units for bytes, a grouped count otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if is_bytes_metric(metric):
+        return format_bytes(round(value))
+    whole = _as_int(value)
+    if whole is not None:
+        return format_count(whole)
+    # Aggregates such as a median of counts can be fractional; show enough to see that.
+    return f"{value:,.1f}"
+
+
+def delta_text(check: Check) -> str:
+    """Change from the baseline (`+64.0 KiB (+12.5%)`), or '' when there is no baseline."""
+    if check.observed is None or check.baseline is None:
+        return ""
+    if is_bytes_metric(check.metric):
+        return format_delta(round(check.observed), round(check.baseline))
+    diff = check.observed - check.baseline
+    whole = _as_int(diff)
+    number = f"{whole:+,}" if whole is not None else f"{diff:+,.1f}"
+    if check.baseline == 0:
+        return number
+    return f"{number} ({diff / check.baseline * 100:+.1f}%)"
+
+
+def waiver_text(check: Check) -> str:
+    """How a waiver bears on the check, or '' when there is none."""
+    w = check.waiver
+    if w is None:
+        return ""
+    if w.expired:
+        return f"waiver expired on {w.expires} ({w.file}:{w.line}): {w.reason}"
+    return f"waived until {w.expires}: {w.reason}"
+
+
+def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
+    """One line saying what was measured against what, e.g. for a JUnit failure message.
+
+    `acpi.sys nonpaged_impacting_bytes: 1.20 MiB > limit 1.00 MiB (baseline 1.02 MiB, +180 KiB
+    (+17.6%))`, followed by the check's own message when it has one.
+    """
+    m = check.metric
+    parts = [f"{check.driver} {m}:"]
+    if check.observed is not None and check.limit is not None:
+        relation = ">" if check.observed > check.limit else "<="
+        parts.append(
+            f"{format_value(m, check.observed)} {relation} limit {format_value(m, check.limit)}"
+        )
+    elif check.observed is not None:
+        parts.append(format_value(m, check.observed))
+    else:
+        parts.append("not measured")
+    if check.baseline is not None:
+        baseline = f"baseline {format_value(m, check.baseline)}"
+        delta = delta_text(check)
+        parts.append(f"({baseline}, {delta})" if delta else f"({baseline})")
+    text = " ".join(parts)
+    reason = check.message or _first_message(check)
+    if reason:
+        text = f"{text} — {reason}"
+    if check.waiver is not None and check.waiver.expired:
+        text = f"{text} [{waiver_text(check)}]"
+    return one_line(text, limit)
+
+
+def _first_message(check: Check) -> str:
+    """The message of the finding that decided the outcome, if any finding did."""
+    for finding in check.findings:
+        if finding.outcome is check.outcome and finding.message:
+            return finding.message
+    return ""
+
+
+def outcome_word(outcome: Outcome) -> str:
+    return {
+        Outcome.PASS: "pass",
+        Outcome.NOTICE: "notice",
+        Outcome.NOT_EVALUATED: "not evaluated",
+        Outcome.WAIVED: "waived",
+        Outcome.WARN: "warn",
+        Outcome.FAIL: "fail",
+        Outcome.ERROR: "error",
+    }[outcome]
+
+
+_COUNT_WORDS: dict[Outcome, tuple[str, str]] = {
+    Outcome.ERROR: ("error", "errors"),
+    Outcome.FAIL: ("failed", "failed"),
+    Outcome.WARN: ("warning", "warnings"),
+    Outcome.PASS: ("passed", "passed"),
+    Outcome.NOTICE: ("notice", "notices"),
+    Outcome.WAIVED: ("waived", "waived"),
+    Outcome.NOT_EVALUATED: ("not evaluated", "not evaluated"),
+}
+
+
+def summary_phrase(verdict: Verdict) -> str:
+    """`2 failed, 1 warning, 27 passed, 1 not evaluated`: every non-zero outcome count."""
+    parts = []
+    for outcome, (singular, plural) in _COUNT_WORDS.items():
+        n = verdict.count(outcome)
+        if n:
+            parts.append(f"{n} {singular if n == 1 else plural}")
+    return ", ".join(parts) if parts else "no checks"
+
+
+def status_word(verdict: Verdict) -> str:
+    """The run in one word: ERROR, FAIL, WARN (exit 0 with warnings) or PASS."""
+    code = int(verdict.exit_code)
+    if code == 2:
+        return "ERROR"
+    if code == 1:
+        return "FAIL"
+    if verdict.count(Outcome.WARN):
+        return "WARN"
+    return "PASS"
+
+
+def ordered_for_machines(checks: Iterable[Check]) -> list[Check]:
+    """Worst first, then metric, then driver: an order that does not move when values do."""
+    return sorted(checks, key=lambda c: (-c.outcome.severity, c.metric, c.driver))

@@ -1,0 +1,274 @@
+"""Markdown for a pull-request comment, `$GITHUB_STEP_SUMMARY` or an Azure summary attachment.
+
+Size matters more than completeness here: GitHub rejects a step summary over 1 MiB and a
+check-run summary over 65,535 bytes, and either way the reader wants the worst rows first.
+The table is capped at `max_rows`, failure details are dropped from the end until the text
+fits `max_bytes`, and every cut says how much was left out; the JSON report has everything.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections import Counter
+
+from gate.reports.common import (
+    OUTCOME_ORDER,
+    check_headline,
+    delta_text,
+    format_bytes,
+    format_count,
+    format_value,
+    one_line,
+    outcome_word,
+    status_word,
+    summary_phrase,
+    waiver_text,
+)
+from gate.rules.results import Check, Outcome, Verdict
+
+__all__ = ["DEFAULT_MAX_BYTES", "HARD_MAX_BYTES", "render_markdown"]
+
+# Under GitHub's 65,535-byte check-run summary limit with room for a wrapper's own lines.
+DEFAULT_MAX_BYTES = 60 * 1024
+# GitHub's step summary limit; nothing this renderer returns is ever larger.
+HARD_MAX_BYTES = 1024 * 1024 - 1
+
+_STATUS_ICON = {"ERROR": "⛔", "FAIL": "❌", "WARN": "⚠️", "PASS": "✅"}
+_OUTCOME_ICON = {
+    Outcome.ERROR: "⛔",
+    Outcome.FAIL: "❌",
+    Outcome.WARN: "⚠️",
+    Outcome.NOT_EVALUATED: "➖",
+    Outcome.WAIVED: "💤",
+    Outcome.NOTICE: "ℹ️",
+    Outcome.PASS: "✅",
+}
+
+_CELL_CAP = 160
+_LIST_CAP = 10  # findings, tags and call sites shown per failing check
+
+# Characters that start emphasis, links, HTML, entities, strikethrough or end a table cell.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
+
+
+def render_markdown(
+    verdict: Verdict, *, max_rows: int = 50, max_bytes: int = DEFAULT_MAX_BYTES
+) -> str:
+    """The verdict as GitHub-flavoured Markdown, at most `max_bytes` bytes of UTF-8."""
+    max_bytes = min(max_bytes, HARD_MAX_BYTES)
+    max_rows = max(max_rows, 0)
+    ordered = verdict.worst_first()
+    failing = [c for c in ordered if c.outcome in (Outcome.FAIL, Outcome.ERROR)]
+
+    head = _headline(verdict)
+    tail = _traces(verdict, max_rows) + _run(verdict)
+    details = [_details(c, verdict) for c in failing]
+    rows = min(max_rows, len(ordered))
+
+    while True:
+        text = _assemble(head, _table(ordered, rows), details, len(failing), tail)
+        if _size(text) <= max_bytes:
+            return text
+        if details:
+            details.pop()
+        elif rows > 0:
+            rows = rows // 2 if rows > 1 else 0
+        else:
+            return _cut(text, max_bytes)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def _cut(text: str, max_bytes: int) -> str:
+    """Last resort when even the smallest layout is too big: cut at a line boundary."""
+    note = "\n\n_Report cut to fit the size limit; the JSON report has everything._\n"
+    budget = max_bytes - _size(note)
+    data = text.encode("utf-8")[: max(budget, 0)]
+    kept = data.decode("utf-8", errors="ignore")
+    kept = kept[: kept.rfind("\n")] if "\n" in kept else ""
+    return kept + note
+
+
+def _assemble(
+    head: list[str], table: list[str], details: list[str], failing: int, tail: list[str]
+) -> str:
+    lines = [*head, *table]
+    if failing:
+        lines += ["", "### Failures", ""]
+        for block in details:
+            lines += [block, ""]
+        if len(details) < failing:
+            left = failing - len(details)
+            lines += [
+                f"_Details of {left} more failing checks left out to fit the size limit._",
+                "",
+            ]
+        if lines[-1] == "":
+            lines.pop()
+    lines += tail
+    return "\n".join(lines) + "\n"
+
+
+def _headline(verdict: Verdict) -> list[str]:
+    status = status_word(verdict)
+    return [
+        f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}",
+        "",
+        f"Exit code {int(verdict.exit_code)} · window {_code(verdict.window)}"
+        f" · aggregate {_code(verdict.aggregate)} over {len(verdict.traces)} traces",
+        "",
+    ]
+
+
+def _table(ordered: list[Check], rows: int) -> list[str]:
+    if not ordered:
+        return ["_No checks ran._"]
+    lines = [
+        "| Outcome | Driver | Metric | Observed | Limit | Baseline | Delta | Owner |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for c in ordered[:rows]:
+        m = c.metric
+        cells = [
+            f"{_OUTCOME_ICON[c.outcome]} {outcome_word(c.outcome)}",
+            _code(c.driver, in_table=True),
+            _code(m, in_table=True),
+            format_value(m, c.observed),
+            format_value(m, c.limit),
+            format_value(m, c.baseline),
+            delta_text(c) or "—",
+            _escape(c.owner) if c.owner else "—",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    left_out = ordered[rows:]
+    if left_out:
+        counts = Counter(c.outcome for c in left_out)
+        breakdown = ", ".join(f"{counts[o]} {outcome_word(o)}" for o in OUTCOME_ORDER if counts[o])
+        lines += [
+            "",
+            f"_{len(left_out)} more checks left out ({breakdown}); the JSON report has all._",
+        ]
+    return lines
+
+
+def _details(check: Check, verdict: Verdict) -> str:
+    summary = html.escape(check_headline(check, limit=300), quote=False)
+    icon = _OUTCOME_ICON[check.outcome]
+    lines = [f"<details><summary>{icon} {summary}</summary>", ""]
+    facts = [f"seen in {check.traces_seen} of {len(verdict.traces)} traces"]
+    if check.budget_file:
+        where = check.budget_file
+        if check.budget_line is not None:
+            where = f"{where}:{check.budget_line}"
+        facts.insert(0, f"budget {_code(where)}")
+    if check.owner:
+        facts.append(f"owner {_escape(check.owner)}")
+    joined = " · ".join(facts)
+    lines += [joined[:1].upper() + joined[1:], ""]
+    if check.waiver is not None:
+        lines += [f"Waiver: {_escape(waiver_text(check))}", ""]
+    if check.message:
+        lines += [_escape(check.message, cap=500), ""]
+    if check.findings:
+        for f in check.findings[:_LIST_CAP]:
+            lines.append(
+                f"- {_code(f.rule_id)} {_code(f.rule_name)} ({outcome_word(f.outcome)}):"
+                f" {_escape(f.message, cap=500)}"
+            )
+        _more(lines, len(check.findings), "findings")
+        lines.append("")
+    if check.top_tags:
+        lines += [
+            "| Pool tag | Impacting | Allocated | Allocations |",
+            "|---|---:|---:|---:|",
+        ]
+        for t in check.top_tags[:_LIST_CAP]:
+            lines.append(
+                f"| {_code(t.tag, in_table=True)} | {format_bytes(t.impacting_bytes)}"
+                f" | {format_bytes(t.allocated_bytes)} | {format_count(t.allocations)} |"
+            )
+        _more(lines, len(check.top_tags), "tags")
+        lines.append("")
+    if check.top_sites:
+        lines += [
+            "| Call site | Impacting | Allocated | Allocations |",
+            "|---|---:|---:|---:|",
+        ]
+        for s in check.top_sites[:_LIST_CAP]:
+            lines.append(
+                f"| {_code(s.site, in_table=True)} | {format_bytes(s.impacting_bytes)}"
+                f" | {format_bytes(s.allocated_bytes)} | {format_count(s.allocations)} |"
+            )
+        _more(lines, len(check.top_sites), "call sites")
+        lines.append("")
+    lines.append("</details>")
+    return "\n".join(lines)
+
+
+def _more(lines: list[str], total: int, what: str) -> None:
+    if total > _LIST_CAP:
+        lines += ["", f"_{total - _LIST_CAP} more {what} in the JSON report._"]
+
+
+def _traces(verdict: Verdict, max_rows: int) -> list[str]:
+    lines = ["", "### Traces", ""]
+    if not verdict.traces:
+        return [*lines, "_No traces._"]
+    lines += [
+        "| Trace | Format | Duration | Pool allocations | Lost events / buffers"
+        " | Unmatched / lost frees | Resident set | Synthetic | SHA-256 |",
+        "|---|---|---:|---:|---:|---:|---|---|---|",
+    ]
+    for t in verdict.traces[:max_rows]:
+        lines.append(
+            f"| {_code(t.source_path, in_table=True)} | {_escape(t.source_format)}"
+            f" | {t.duration_s:.1f} s | {format_count(t.pool_allocations)}"
+            f" | {format_count(t.events_lost)} / {format_count(t.buffers_lost)}"
+            f" | {format_count(t.unmatched_frees)} / {format_count(t.lost_frees)}"
+            f" | {'yes' if t.has_resident_set else 'no'} | {'yes' if t.synthetic else 'no'}"
+            f" | {_code(t.sha256[:12], in_table=True)} |"
+        )
+    if len(verdict.traces) > max_rows:
+        lines += ["", f"_{len(verdict.traces) - max_rows} more traces left out._"]
+    return lines
+
+
+def _run(verdict: Verdict) -> list[str]:
+    files = verdict.budget_files
+    shown = ", ".join(_code(f) for f in files[:20]) or "none"
+    if len(files) > 20:
+        shown += f" and {len(files) - 20} more"
+    baseline = _code(verdict.baseline_source) if verdict.baseline_source else "none"
+    return [
+        "",
+        "### Run",
+        "",
+        f"- Window: {_code(verdict.window)}, aggregate: {_code(verdict.aggregate)}",
+        f"- Baseline: {baseline}",
+        f"- Budget files: {shown}",
+        f"- gate {_escape(verdict.gate_version)}",
+    ]
+
+
+def _escape(text: str, cap: int = _CELL_CAP) -> str:
+    """Text safe in a table cell or list item: one line, Markdown and HTML specials escaped."""
+    return _MD_SPECIAL.sub(r"\\\1", one_line(text, cap))
+
+
+def _code(text: str, *, in_table: bool = False) -> str:
+    """A code span, which shows names such as `nonpaged_impacting_bytes` without escapes.
+
+    Inside a table GitHub still ends the cell at `|` unless it is escaped, even in code.
+    Text with backticks cannot be a simple code span and falls back to escaping.
+    """
+    value = one_line(text, _CELL_CAP)
+    if not value:
+        return "—"
+    if "`" in value:
+        return _escape(value)
+    if in_table:
+        value = value.replace("|", "\\|")
+    return f"`{value}`"
