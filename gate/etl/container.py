@@ -13,13 +13,20 @@ Memory is bounded by `max_bytes` of buffer bodies per batch, never by the trace 
 from __future__ import annotations
 
 import os
+import struct
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from types import TracebackType
+from typing import Any
 
 import numpy as np
+
+from gate.errors import InputError, TraceFormatError
+from gate.etl import layouts as L
+from gate.etl import xpress
 
 
 @dataclass(frozen=True)
@@ -125,11 +132,287 @@ class EtlStats:
     duration_s: float
 
 
-class EtlFile:
-    """An open `.etl` file. Use `open_etl`."""
+# Per header type (indexed by the type byte): fixed header bytes (0 = unknown type), whether the
+# size field is at @4 (kernel headers) or @0, the timestamp offset (-1 = none), and whether the
+# header carries thread/process ids.
+_HDR_SIZE = np.zeros(256, dtype=np.int64)
+_IS_KERNEL = np.zeros(256, dtype=bool)
+_TS_AT = np.full(256, -1, dtype=np.int64)
+_HAS_IDS = np.zeros(256, dtype=bool)
+_PTR = np.full(256, 4, dtype=np.uint8)
+for _ht, _layout in L.HEADER_LAYOUTS.items():
+    _HDR_SIZE[_ht] = _layout.size
+    _IS_KERNEL[_ht] = _ht in L.KERNEL_HEADER_TYPES
+    if "SystemTime" in _layout.by_name:
+        _TS_AT[_ht] = _layout.offset_of("SystemTime")
+    elif "TimeStamp" in _layout.by_name:
+        _TS_AT[_ht] = _layout.offset_of("TimeStamp")
+    _HAS_IDS[_ht] = "ThreadId" in _layout.by_name
+for _ht in L.HEADER_TYPES_64:
+    _PTR[_ht] = 8
+_HAS_GUID = np.zeros(256, dtype=bool)
+_HAS_GUID[
+    [
+        L.HT_FULL_HEADER32,
+        L.HT_FULL_HEADER64,
+        L.HT_INSTANCE32,
+        L.HT_INSTANCE64,
+        L.HT_EVENT_HEADER32,
+        L.HT_EVENT_HEADER64,
+    ]
+] = True
 
-    path: str
-    header: LogfileHeader
+_BH = L.WMI_BUFFER_HEADER
+_BH_SIZE = L.BUFFER_HEADER_SIZE
+# A corrupt SavedOffset must not make us allocate gigabytes; real buffers are at most a few MiB.
+_MAX_BUFFER_BYTES = 64 << 20
+# Extra 0xFF bytes after the last body so fixed-offset gathers of short records stay in bounds.
+_GATHER_SLACK = 0x60
+
+
+def _walk_kernel(
+    u4: Any, u2: Any, starts: Any, ends: Any, hdr_size: Any, is_kernel: Any, out: Any
+) -> int:
+    """Follow record sizes through each buffer body; the one sequential step of the reader.
+
+    `u4`/`u2` index the batch data in 4-/2-byte units (bodies start 8-aligned, so every record
+    start is). Writes record offsets to `out`, returns their count, or -(offset+1) of the first
+    record whose header is unknown, too small or runs past its buffer. Every step advances by
+    at least 8 bytes, so the loop ends on any input. Plain Python and numba run this same code.
+    """
+    k = 0
+    for b in range(len(starts)):
+        p = starts[b]
+        end = ends[b]
+        while p + 4 <= end:
+            m = u4[p >> 2] + 0
+            if m == 0xFFFFFFFF:
+                break
+            t = (m >> 16) & 0xFF
+            sz = u2[(p >> 1) + 2] + 0 if is_kernel[t] else m & 0xFFFF
+            hs = hdr_size[t]
+            if hs == 0 or sz < hs or p + sz > end or (m >> 31) == 0:
+                return -(p + 1)
+            out[k] = p
+            k += 1
+            p += (sz + 7) & ~7
+    return k
+
+
+_HDR_SIZE_LIST = _HDR_SIZE.tolist()
+_IS_KERNEL_LIST = _IS_KERNEL.tolist()
+_walk_numba: Any = None
+try:  # pragma: no cover - depends on the optional "fast" extra
+    if os.environ.get("GATE_NO_NUMBA"):
+        raise ImportError("numba disabled by GATE_NO_NUMBA")
+    import numba
+
+    _walk_numba = numba.njit(cache=True, nogil=True)(_walk_kernel)
+except Exception:  # ImportError, or numba failing to set itself up
+    _walk_numba = None
+
+
+def _filetime_to_datetime(ft: int) -> datetime:
+    us = (ft - L.FILETIME_UNIX_EPOCH) // 10
+    try:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc) + timedelta(microseconds=us)
+    except OverflowError:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _utf16z(raw: bytes, start: int) -> tuple[str, int]:
+    """A NUL-terminated UTF-16LE string at `start`; returns it and the offset after the NUL."""
+    pos = start
+    while pos + 2 <= len(raw):
+        if raw[pos] == 0 and raw[pos + 1] == 0:
+            return raw[start:pos].decode("utf-16-le", errors="replace"), pos + 2
+        pos += 2
+    return raw[start:pos].decode("utf-16-le", errors="replace"), pos
+
+
+class EtlFile:
+    """An open `.etl` file. Use `open_etl`.
+
+    Opening reads every buffer header (not the bodies): that validates the buffer chain, counts
+    buffers and learns whether any buffer is compressed. Bodies are read by `record_batches`.
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = os.fspath(path)
+        try:
+            self._f = open(self.path, "rb")  # noqa: SIM115 - closed by close()/__exit__
+        except OSError as exc:
+            raise InputError(f"{self.path}: cannot open: {exc.strerror or exc}") from exc
+        try:
+            self.file_size = os.fstat(self._f.fileno()).st_size
+            self._buffers = self._scan_buffers()
+            self.header = self._read_logfile_header()
+        except BaseException:
+            self._f.close()
+            raise
+        self._scale = self._time_scale()
+
+    # -- opening -------------------------------------------------------------------------------
+    def _error(self, offset: int | None, problem: str) -> TraceFormatError:
+        return TraceFormatError(self.path, offset, problem)
+
+    def _scan_buffers(self) -> np.ndarray:
+        """Read all buffer headers by following BufferSize; returns WMI_BUFFER_HEADER rows."""
+        f = self._f
+        size = self.file_size
+        if size == 0:
+            raise self._error(0, "empty file: no ETL buffer")
+        if size < _BH_SIZE:
+            raise self._error(0, f"file of {size} bytes is too short for an ETL buffer header")
+        raw_headers: list[bytes] = []
+        offsets: list[int] = []
+        off = 0
+        while off < size:
+            f.seek(off)
+            head = f.read(_BH_SIZE)
+            if len(head) < _BH_SIZE or head[:4] in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"):
+                # Preallocated files end in 0xFF or zero fill; anything else is a cut-off buffer.
+                f.seek(off)
+                tail = f.read()
+                if tail.strip(b"\xff") and tail.strip(b"\x00"):
+                    if len(head) < _BH_SIZE:
+                        raise self._error(
+                            off, f"truncated buffer header ({len(head)} of {_BH_SIZE} bytes)"
+                        )
+                    raise self._error(off, "buffer size 0 or 0xFFFFFFFF followed by data")
+                break
+            bsize, saved, _cur = struct.unpack_from("<III", head)
+            boff = int.from_bytes(head[0x30:0x34], "little")
+            bflag = int.from_bytes(head[0x34:0x36], "little")
+            if bsize < _BH_SIZE:
+                raise self._error(off, f"buffer size {bsize} is smaller than its header")
+            if off + bsize > size:
+                raise self._error(
+                    off,
+                    f"buffer of {bsize} bytes runs past the end of the file "
+                    f"({size - off} bytes left): truncated file",
+                )
+            if bflag & L.BUFFER_FLAG_COMPRESSED:
+                if not _BH_SIZE <= saved <= _BH_SIZE + _MAX_BUFFER_BYTES:
+                    raise self._error(off, f"compressed buffer has invalid SavedOffset {saved}")
+                if not _BH_SIZE <= boff <= saved:
+                    raise self._error(off, f"compressed buffer: Offset {boff} > SavedOffset")
+            elif not _BH_SIZE <= boff <= bsize and not _BH_SIZE <= saved <= bsize:
+                raise self._error(
+                    off, f"buffer data end (Offset {boff}, SavedOffset {saved}) outside the buffer"
+                )
+            raw_headers.append(head)
+            offsets.append(off)
+            off += bsize
+        if not raw_headers:
+            raise self._error(0, "no ETL buffer in the file")
+        rows = np.frombuffer(b"".join(raw_headers), dtype=_BH.dtype)
+        out = np.zeros(len(rows), dtype=_BUFFER_TABLE_DTYPE)
+        out["file_offset"] = offsets
+        for name in ("BufferSize", "SavedOffset", "Offset", "BufferFlag", "BufferType"):
+            out[name] = rows[name]
+        out["cpu"] = rows["ProcessorIndex"] & L.PROCESSOR_INDEX_MASK
+        out["sequence"] = rows["SequenceNumber"]
+        return out
+
+    def _read_logfile_header(self) -> LogfileHeader:
+        first = self._buffers[0]
+        body = self._buffer_body(first)
+        base = int(first["file_offset"]) + _BH_SIZE
+        if len(body) < L.SYSTEM_TRACE_HEADER.size:
+            raise self._error(base, "first buffer too small for the logfile header record")
+        rec = L.SYSTEM_TRACE_HEADER.unpack(body, 0)
+        ht = rec["HeaderType"]
+        if ht not in (L.HT_SYSTEM32, L.HT_SYSTEM64) or rec["HookId"] != L.HOOK_LOGFILE_HEADER:
+            raise self._error(
+                base,
+                f"not an ETL file: first record has header type {ht:#x} hook {rec['HookId']:#06x},"
+                " expected the logfile header (SYSTEM header, hook 0x0000)",
+            )
+        layout = L.TRACE_LOGFILE_HEADER64 if ht == L.HT_SYSTEM64 else L.TRACE_LOGFILE_HEADER32
+        rsize = rec["Size"]
+        if rsize > len(body):
+            raise self._error(base, f"logfile header record of {rsize} bytes runs past its buffer")
+        payload = bytes(body[L.SYSTEM_TRACE_HEADER.size : rsize])
+        if len(payload) < layout.size:
+            raise self._error(
+                base, f"logfile header payload of {len(payload)} bytes, need {layout.size}"
+            )
+        h = layout.unpack(payload, 0)
+        logger_name, pos = _utf16z(payload, layout.size)
+        log_file_name, _ = _utf16z(payload, pos)
+        ptr = h["PointerSize"] if h["PointerSize"] in (4, 8) else (8 if ht == L.HT_SYSTEM64 else 4)
+        any_compressed = bool((self._buffers["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED).any())
+        return LogfileHeader(
+            pointer_size_bytes=int(ptr),
+            perf_freq=int(h["PerfFreq"]),
+            start_filetime=int(h["StartTime"]),
+            start_utc=_filetime_to_datetime(int(h["StartTime"])),
+            end_filetime=int(h["EndTime"]),
+            clock_type=int(h["ReservedFlags"]),
+            timer_resolution=int(h["TimerResolution"]),
+            cpu_count=int(h["NumberOfProcessors"]),
+            cpu_speed_mhz=int(h["CpuSpeedInMHz"]),
+            log_file_mode=int(h["LogFileMode"]),
+            compressed=bool(h["LogFileMode"] & L.EVENT_TRACE_COMPRESSED_MODE) or any_compressed,
+            buffers_written=int(h["BuffersWritten"]),
+            events_lost=int(h["EventsLost"]),
+            buffers_lost=int(h["BuffersLost"]),
+            os_version=f"{h['VersionOsMajor']}.{h['VersionOsMinor']}",
+            os_build=int(h["ProviderVersion"]),
+            format_version=f"{h['VersionFmtMajor']}.{h['VersionFmtMinor']}",
+            logger_name=logger_name,
+            log_file_name=log_file_name,
+            sync_timestamp_raw=int(rec["SystemTime"]),
+            boot_time=int(h["BootTime"]),
+        )
+
+    def _time_scale(self) -> float:
+        """Seconds per raw clock tick, by clock type (§1.6)."""
+        h = self.header
+        if h.clock_type == L.CLOCK_SYSTEM_TIME:
+            return 1e-7
+        if h.clock_type == L.CLOCK_CPU_CYCLES and h.cpu_speed_mhz > 0:
+            return 1.0 / (h.cpu_speed_mhz * 1e6)
+        # QPC, and raw (0) which loggers also stamp with the performance counter.
+        return 1.0 / h.perf_freq if h.perf_freq > 0 else 1e-7
+
+    # -- buffers -------------------------------------------------------------------------------
+    def _buffer_body(self, row: np.void) -> bytes:
+        """The valid record bytes of one buffer (after its header), decompressed if needed."""
+        off = int(row["file_offset"])
+        self._f.seek(off + _BH_SIZE)
+        raw = self._f.read(int(row["BufferSize"]) - _BH_SIZE)
+        if len(raw) != int(row["BufferSize"]) - _BH_SIZE:
+            raise self._error(off, "buffer shorter than its BufferSize (file changed?)")
+        saved = int(row["SavedOffset"])
+        end = int(row["Offset"])
+        if int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED:
+            want = saved - _BH_SIZE
+            try:
+                raw = xpress.decompress(raw, want)
+            except xpress.XpressError as exc:
+                raise self._error(
+                    off, f"compressed buffer does not decompress to {want} bytes: {exc.problem}"
+                ) from None
+            return raw[: end - _BH_SIZE]
+        if not _BH_SIZE <= end <= int(row["BufferSize"]):
+            end = saved
+        return raw[: end - _BH_SIZE]
+
+    @property
+    def buffer_count(self) -> int:
+        return len(self._buffers)
+
+    @property
+    def buffers(self) -> np.ndarray:
+        """One row per buffer in file order (dtype BUFFER_TABLE_DTYPE); read-only view."""
+        v = self._buffers.view()
+        v.flags.writeable = False
+        return v
+
+    def close(self) -> None:
+        self._f.close()
 
     def __enter__(self) -> EtlFile:
         return self
@@ -142,26 +425,356 @@ class EtlFile:
     ) -> None:
         self.close()
 
-    def close(self) -> None:
-        raise NotImplementedError
-
+    # -- time ----------------------------------------------------------------------------------
     def seconds(self, raw: np.ndarray) -> np.ndarray:
-        """Raw header timestamps -> float64 seconds from trace start (the sync timestamp)."""
-        raise NotImplementedError
+        """Raw header timestamps -> float64 seconds from trace start.
+
+        Trace start is the raw timestamp of the logfile-header record (`sync_timestamp_raw`),
+        which the logger stamped at `StartTime`; records logged earlier (rundowns of relogged
+        files) get negative values.
+        """
+        r = np.asarray(raw, dtype=np.int64)
+        return (r - self.header.sync_timestamp_raw).astype(np.float64) * self._scale
 
     def to_utc(self, raw: np.ndarray) -> np.ndarray:
-        """Raw header timestamps -> numpy datetime64[us] UTC."""
-        raise NotImplementedError
+        """Raw header timestamps -> numpy datetime64[us] in UTC."""
+        us = self.seconds(raw) * 1e6
+        base_us = (self.header.start_filetime - L.FILETIME_UNIX_EPOCH) // 10
+        return (np.round(us).astype(np.int64) + base_us).astype("datetime64[us]")
 
+    # -- records -------------------------------------------------------------------------------
     def record_batches(self, max_bytes: int = 32 << 20) -> Iterator[RecordBatch]:
-        """Yield the records of the file, buffer by buffer in file order, in bounded batches."""
-        raise NotImplementedError
+        """Yield the records of the file in file order, in batches of whole buffers.
 
-    def stats(self) -> EtlStats:
-        """One pass over the file counting records per kind."""
-        raise NotImplementedError
+        A batch holds buffers until their bodies exceed `max_bytes` (a single larger buffer
+        still forms its own batch), so memory stays bounded by `max_bytes`, not by the trace.
+        Records are not reordered: sort by (timestamp, cpu, buffer_seq, record_index) for trace
+        order.
+        """
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        bodies: list[bytes] = []
+        rows: list[int] = []
+        total = 0
+        for i in range(len(self._buffers)):
+            body = self._buffer_body(self._buffers[i])
+            size = (len(body) + 7) & ~7
+            if bodies and total + size > max_bytes:
+                yield self._decode_batch(bodies, rows)
+                bodies, rows, total = [], [], 0
+            bodies.append(body)
+            rows.append(i)
+            total += size
+        if bodies:
+            yield self._decode_batch(bodies, rows)
+
+    def _decode_batch(self, bodies: list[bytes], rows: list[int]) -> RecordBatch:
+        bufs = self._buffers[rows]
+        nb = len(bodies)
+        lengths = np.fromiter((len(b) for b in bodies), dtype=np.int64, count=nb)
+        padded = (lengths + 7) & ~7
+        starts = np.zeros(nb, dtype=np.int64)
+        np.cumsum(padded[:-1], out=starts[1:])
+        total = int(padded.sum())
+        parts: list[bytes] = []
+        for body, pad in zip(bodies, (padded - lengths).tolist(), strict=True):
+            parts.append(body)
+            if pad:
+                parts.append(b"\xff" * pad)
+        parts.append(b"\xff" * _GATHER_SLACK)
+        data = np.frombuffer(b"".join(parts), dtype=np.uint8)
+        ends = starts + lengths
+
+        offsets = self._walk(data, total, starts, ends, padded, bufs)
+        return self._fields(data, offsets, starts, ends, bufs)
+
+    def _walk(
+        self,
+        data: np.ndarray,
+        total: int,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        padded: np.ndarray,
+        bufs: np.ndarray,
+    ) -> np.ndarray:
+        """Offsets (into data) of every record, in order, following the size fields."""
+        if total == 0:
+            return np.zeros(0, dtype=np.int64)
+        if _walk_numba is not None:
+            out = np.empty(total // 8, dtype=np.int64)
+            got = _walk_numba(
+                data[:total].view("<u4"),
+                data[:total].view("<u2"),
+                starts,
+                ends,
+                _HDR_SIZE,
+                _IS_KERNEL,
+                out,
+            )
+            offsets = out[: max(got, 0)]
+        else:
+            out_list = [0] * (total // 8)
+            mv = memoryview(data[:total])
+            got = _walk_kernel(
+                mv.cast("I"),
+                mv.cast("H"),
+                starts.tolist(),
+                ends.tolist(),
+                _HDR_SIZE_LIST,
+                _IS_KERNEL_LIST,
+                out_list,
+            )
+            offsets = np.array(out_list[: max(got, 0)], dtype=np.int64)
+        if got < 0:
+            pos = -got - 1
+            b = int(np.searchsorted(starts, pos, side="right") - 1)
+            marker = int(data[pos : pos + 4].view("<u4")[0])
+            ht = (marker >> 16) & 0xFF
+            size = (
+                int(data[pos + 4 : pos + 6].view("<u2")[0]) if _IS_KERNEL[ht] else marker & 0xFFFF
+            )
+            raise self._record_error(
+                bufs[b], int(pos - starts[b]), ht, size, marker, int(ends[b] - pos)
+            )
+        return offsets
+
+    def _record_error(
+        self, buf: np.void, rel: int, ht: int, size: int, marker: int, room: int
+    ) -> TraceFormatError:
+        where = int(buf["file_offset"]) + _BH_SIZE + rel
+        compressed = bool(int(buf["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED)
+        note = f" (byte {rel:#x} of the decompressed buffer)" if compressed else ""
+        if _HDR_SIZE[ht] == 0:
+            problem = f"unknown record header type {ht:#x} (marker {marker:#010x})"
+        elif not (marker >> 24) & L.TRACE_HEADER_FLAG:
+            problem = f"record marker {marker:#010x} lacks the trace header flag"
+        elif size < _HDR_SIZE[ht]:
+            problem = f"record size {size} is smaller than its {_HDR_SIZE[ht]}-byte header"
+        else:
+            problem = f"record of {size} bytes runs past the end of its buffer ({room} left)"
+        return self._error(where if not compressed else int(buf["file_offset"]), problem + note)
+
+    def _fields(
+        self,
+        data: np.ndarray,
+        o: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        bufs: np.ndarray,
+    ) -> RecordBatch:
+        n = len(o)
+        u2 = data[: len(data) & ~1].view("<u2")
+        u4 = data[: len(data) & ~3].view("<u4")
+        u8 = data[: len(data) & ~7].view("<u8")
+        i8 = u8.view("<i8")
+        ht = data[o + 2]
+        marker_flags = data[o + 3]
+        kernel = _IS_KERNEL[ht]
+        perfinfo = (ht == L.HT_PERFINFO32) | (ht == L.HT_PERFINFO64)
+        full = _HAS_GUID[ht] & ~((ht == L.HT_EVENT_HEADER32) | (ht == L.HT_EVENT_HEADER64))
+        evh = (ht == L.HT_EVENT_HEADER32) | (ht == L.HT_EVENT_HEADER64)
+        w0 = u2[o // 2].astype(np.int64)
+        w1 = u2[(o + 4) // 2]
+        w3 = u2[(o + 6) // 2]
+        size = np.where(kernel, w1, w0).astype(np.uint32)
+
+        hook = np.zeros(n, dtype=np.uint16)
+        hook[kernel] = w3[kernel]
+        hook[full] = data[o[full] + 4]
+        hook[evh] = u2[(o[evh] + 0x28) // 2]
+        version = np.zeros(n, dtype=np.uint16)
+        version[kernel] = w0[kernel]
+        version[perfinfo] &= ~L.PERFINFO_VERSION_EXT_MASK & 0xFFFF
+        version[full] = w3[full]
+        version[evh] = data[o[evh] + 0x2A]
+
+        ts_at = _TS_AT[ht]
+        has_ts = ts_at >= 0
+        timestamp = np.zeros(n, dtype=np.int64)
+        timestamp[has_ts] = i8[(o[has_ts] + ts_at[has_ts]) // 8]
+        ids = _HAS_IDS[ht]
+        thread_id = np.full(n, -1, dtype=np.int64)
+        process_id = np.full(n, -1, dtype=np.int64)
+        thread_id[ids] = u4[(o[ids] + 8) // 4]
+        process_id[ids] = u4[(o[ids] + 12) // 4]
+
+        event_flags = np.zeros(n, dtype=np.uint16)
+        event_flags[evh] = w1[evh]
+        extra = np.zeros(n, dtype=np.int64)
+        pv = w0[perfinfo]
+        extra[perfinfo] = 8 * ((pv & L.PERFINFO_VERSION_PEBS) != 0) + 8 * (
+            (pv & L.PERFINFO_VERSION_PMC_MASK) >> 8
+        )
+
+        # Record -> buffer of the batch (offsets are increasing, buffers are contiguous).
+        rec_buf = np.searchsorted(starts, o, side="right") - 1
+        ext_rows = np.flatnonzero(evh & ((event_flags & L.EH_FLAG_EXTENDED_INFO) != 0))
+        for r in ext_rows.tolist():
+            extra[r] = self._ext_items_size(
+                data, int(o[r]), int(size[r]), bufs[rec_buf[r]], int(o[r] - starts[rec_buf[r]])
+            )
+        payload_offset = o + _HDR_SIZE[ht] + extra
+        payload_size = size.astype(np.int64) - (payload_offset - o)
+        bad = np.flatnonzero(payload_size < 0)
+        if len(bad):
+            r = int(bad[0])
+            b = bufs[rec_buf[r]]
+            raise self._error(
+                int(b["file_offset"]) + _BH_SIZE + int(o[r] - starts[rec_buf[r]]),
+                f"record of {int(size[r])} bytes is shorter than its header and PERFINFO "
+                f"extension ({int(payload_offset[r] - o[r])} bytes)",
+            )
+
+        guid_index = np.full(n, -1, dtype=np.int32)
+        guids: list[uuid.UUID] = []
+        grows = np.flatnonzero(_HAS_GUID[ht])
+        if len(grows):
+            raw = data[(o[grows] + 0x18)[:, None] + np.arange(16)]
+            keyed = np.ascontiguousarray(raw).view("V16").ravel()
+            uniq, inverse = np.unique(keyed, return_inverse=True)
+            guids = [uuid.UUID(bytes_le=bytes(u)) for u in uniq]
+            guid_index[grows] = inverse.ravel()
+
+        first_of_buf = np.searchsorted(rec_buf, np.arange(len(starts)), side="left")
+        record_index = np.arange(n, dtype=np.int64) - first_of_buf[rec_buf]
+        counts = np.bincount(rec_buf, minlength=len(starts))
+
+        info = np.zeros(len(starts), dtype=BUFFER_INFO_DTYPE)
+        info["file_offset"] = bufs["file_offset"]
+        info["cpu"] = bufs["cpu"]
+        info["sequence"] = bufs["sequence"]
+        info["flags"] = bufs["BufferFlag"]
+        info["buffer_type"] = bufs["BufferType"]
+        info["data_start"] = starts
+        info["data_end"] = ends
+        info["records"] = counts
+        flags = bufs["BufferFlag"]
+        return RecordBatch(
+            data=data,
+            offset=o.astype(np.int64),
+            header_type=ht.astype(np.uint8),
+            size=size,
+            hook_id=hook,
+            version=version,
+            timestamp=timestamp,
+            thread_id=thread_id,
+            process_id=process_id,
+            cpu=bufs["cpu"][rec_buf].astype(np.int32),
+            buffer_seq=bufs["sequence"][rec_buf].astype(np.int64),
+            record_index=record_index,
+            pointer_size=_PTR[ht],
+            payload_offset=payload_offset,
+            payload_size=payload_size.astype(np.int32),
+            guid_index=guid_index,
+            buffer_file_offset=bufs["file_offset"][rec_buf].astype(np.int64),
+            marker_flags=marker_flags.astype(np.uint8),
+            event_flags=event_flags,
+            guids=guids,
+            buffers=info,
+            events_lost_buffers=int(((flags & L.BUFFER_FLAG_EVENTS_LOST) != 0).sum()),
+            buffer_lost_buffers=int(((flags & L.BUFFER_FLAG_BUFFER_LOST) != 0).sum()),
+        )
+
+    def _ext_items_size(self, data: np.ndarray, o: int, size: int, buf: np.void, rel: int) -> int:
+        """Bytes of EVENT_HEADER extended items after the 0x50-byte header of one record."""
+        item = L.EVENT_HEADER_EXTENDED_ITEM
+        pos = o + L.EVENT_HEADER.size
+        end = o + size
+        while True:
+            if pos + item.size > end:
+                raise self._error(
+                    int(buf["file_offset"]) + _BH_SIZE + rel,
+                    "EVENT_HEADER extended item runs past the end of its record",
+                )
+            linkage = int(data[pos + 4]) | (int(data[pos + 5]) << 8)
+            dsize = int(data[pos + 6]) | (int(data[pos + 7]) << 8)
+            pos += (item.size + dsize + 7) & ~7
+            if not linkage & L.EXT_LINKAGE_MORE:
+                break
+        if pos > end:
+            raise self._error(
+                int(buf["file_offset"]) + _BH_SIZE + rel,
+                "EVENT_HEADER extended items run past the end of their record",
+            )
+        return pos - o - L.EVENT_HEADER.size
+
+    # -- summary -------------------------------------------------------------------------------
+    def stats(self, max_bytes: int = 32 << 20) -> EtlStats:
+        """One pass over the file counting records per kind (what `gate inspect` prints)."""
+        ht_counts: Counter[int] = Counter()
+        hook_counts: Counter[tuple[int, int]] = Counter()
+        kernel: Counter[int] = Counter()
+        providers: Counter[uuid.UUID] = Counter()
+        records = 0
+        lost_ev = lost_buf = 0
+        first: int | None = None
+        last: int | None = None
+        for batch in self.record_batches(max_bytes):
+            records += len(batch)
+            lost_ev += batch.events_lost_buffers
+            lost_buf += batch.buffer_lost_buffers
+            if not len(batch):
+                continue
+            key = batch.header_type.astype(np.int64) << 16 | batch.hook_id
+            vals, cnt = np.unique(key, return_counts=True)
+            for v, c in zip(vals.tolist(), cnt.tolist(), strict=True):
+                ht, hook = v >> 16, v & 0xFFFF
+                ht_counts[ht] += c
+                hook_counts[(ht, hook)] += c
+                if ht in L.KERNEL_HEADER_TYPES:
+                    kernel[hook] += c
+            gi = batch.guid_index[batch.guid_index >= 0]
+            if len(gi):
+                gv, gc = np.unique(gi, return_counts=True)
+                for g, c in zip(gv.tolist(), gc.tolist(), strict=True):
+                    providers[batch.guids[g]] += c
+            ts = batch.timestamp[(batch.timestamp > 0)]
+            if len(ts):
+                lo, hi = int(ts.min()), int(ts.max())
+                first = lo if first is None else min(first, lo)
+                last = hi if last is None else max(last, hi)
+        if records == 0:
+            raise self._error(None, "no records in any buffer")
+        flags = self._buffers["BufferFlag"]
+        duration = 0.0
+        if first is not None and last is not None:
+            duration = float(last - first) * self._scale
+        return EtlStats(
+            records=records,
+            buffers=len(self._buffers),
+            compressed_buffers=int(((flags & L.BUFFER_FLAG_COMPRESSED) != 0).sum()),
+            cpus=sorted(set(self._buffers["cpu"].tolist())),
+            header_types=dict(sorted(ht_counts.items())),
+            hook_ids=dict(sorted(hook_counts.items())),
+            kernel_hooks=dict(sorted(kernel.items())),
+            providers=dict(providers.most_common()),
+            events_lost_buffers=lost_ev,
+            buffer_lost_buffers=lost_buf,
+            first_timestamp=first,
+            last_timestamp=last,
+            duration_s=duration,
+        )
+
+
+# Buffer headers as kept by EtlFile (file order).
+_BUFFER_TABLE_DTYPE = np.dtype(
+    [
+        ("file_offset", "<i8"),
+        ("BufferSize", "<u4"),
+        ("SavedOffset", "<u4"),
+        ("Offset", "<u4"),
+        ("BufferFlag", "<u2"),
+        ("BufferType", "<u2"),
+        ("cpu", "<i4"),
+        ("sequence", "<i8"),
+    ]
+)
+BUFFER_TABLE_DTYPE = _BUFFER_TABLE_DTYPE
 
 
 def open_etl(path: str | os.PathLike[str]) -> EtlFile:
-    """Open an `.etl` file and read its logfile header; raises TraceFormatError when corrupt."""
-    raise NotImplementedError
+    """Open an `.etl` file and read its logfile header; raises TraceFormatError when corrupt.
+
+    Use as a context manager: `with open_etl(p) as etl: for batch in etl.record_batches(): ...`
+    """
+    return EtlFile(path)

@@ -14,6 +14,7 @@ else a numba-compiled kernel when numba is importable, else pure Python. All of 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -318,6 +319,8 @@ def compress_python(data: bytes | bytearray | memoryview) -> bytes:
 _numba_decompress: Callable[..., int] | None = None
 _numba_compress: Callable[..., int] | None = None
 try:  # pragma: no cover - depends on the environment
+    if os.environ.get("GATE_NO_NUMBA"):
+        raise ImportError("numba disabled by GATE_NO_NUMBA")
     import numba
 
     _numba_decompress = numba.njit(cache=True, nogil=True)(_decompress_kernel)
