@@ -12,50 +12,7 @@ import re
 from collections.abc import Iterable
 
 from gate.rules.results import Check, Outcome, Verdict
-
-
-def _fallback_format_bytes(n: int) -> str:
-    """Binary units with three significant digits: `734 B`, `512 KiB`, `1.50 MiB`."""
-    sign = "-" if n < 0 else ""
-    size = abs(int(n))
-    if size < 1024:
-        return f"{sign}{size} B"
-    value = size / 1024
-    units = ["KiB", "MiB", "GiB", "TiB"]
-    while value >= 1024 and len(units) > 1:
-        value /= 1024
-        units.pop(0)
-    unit = units[0]
-    if value < 10:
-        number = f"{value:.2f}"
-    elif value < 100:
-        number = f"{value:.1f}"
-    else:
-        number = f"{value:.0f}"
-    return f"{sign}{number} {unit}"
-
-
-def _fallback_format_delta(observed: int, baseline: int) -> str:
-    """`+64.0 KiB (+12.5%)`; without the percentage when the baseline is zero."""
-    diff = int(observed) - int(baseline)
-    text = ("+" if diff >= 0 else "") + _fallback_format_bytes(diff)
-    if baseline == 0:
-        return text
-    return f"{text} ({diff / baseline * 100:+.1f}%)"
-
-
-def _fallback_format_count(n: int) -> str:
-    return f"{int(n):,}"
-
-
-# gate.units is written in parallel with this package; until it lands the reports use the
-# private fallbacks above so that they can be built and tested on their own.
-try:
-    from gate.units import format_bytes, format_count, format_delta
-except ImportError:  # pragma: no cover - depends on the checkout
-    format_bytes = _fallback_format_bytes
-    format_delta = _fallback_format_delta
-    format_count = _fallback_format_count
+from gate.units import format_bytes, format_count, format_delta
 
 __all__ = [
     "MESSAGE_CAP",
@@ -157,14 +114,7 @@ def delta_text(check: Check) -> str:
     """Change from the baseline (`+64.0 KiB (+12.5%)`), or '' when there is no baseline."""
     if check.observed is None or check.baseline is None:
         return ""
-    if is_bytes_metric(check.metric):
-        return format_delta(round(check.observed), round(check.baseline))
-    diff = check.observed - check.baseline
-    whole = _as_int(diff)
-    number = f"{whole:+,}" if whole is not None else f"{diff:+,.1f}"
-    if check.baseline == 0:
-        return number
-    return f"{number} ({diff / check.baseline * 100:+.1f}%)"
+    return format_delta(check.observed, check.baseline, count=not is_bytes_metric(check.metric))
 
 
 def waiver_text(check: Check) -> str:
@@ -202,7 +152,8 @@ def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
     reason = check.message or _first_message(check)
     if reason:
         text = f"{text} — {reason}"
-    if check.waiver is not None and check.waiver.expired:
+    # The judge usually says so in the message already; say it once either way.
+    if check.waiver is not None and check.waiver.expired and "expired" not in reason:
         text = f"{text} [{waiver_text(check)}]"
     return one_line(text, limit)
 
