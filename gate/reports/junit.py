@@ -1,10 +1,10 @@
 """JUnit XML: the report every CI system can display.
 
-Layout: one `<testsuite name="gate.<metric>">` per metric present (trace checks arrive with the
-metric `trace`, giving `gate.trace`), one `<testcase>` per check with `name` = the driver (or
-trace label) and `classname` = `gate.<metric>`. Jenkins splits a classname at its last dot into
-package and class, so the driver (`acpi.sys`) is never part of the classname; a dotted testcase
-name is safe whenever a classname is present.
+Layout: one `<testsuite name="gate.<metric>">` per metric present, one `<testcase>` per check
+with `name` = the driver and `classname` = `gate.<metric>`. Checks about a trace itself (metric
+`trace_quality`, the trace's label as driver) share the suite and classname `gate.trace`.
+Jenkins splits a classname at its last dot into package and class, so the driver (`acpi.sys`)
+is never part of the classname; a dotted testcase name is safe whenever a classname is present.
 
 Outcome mapping:
 
@@ -49,7 +49,7 @@ from gate.reports.common import (
 )
 from gate.rules.results import Check, Outcome, Verdict
 
-__all__ = ["NON_SCHEMA_ATTRIBUTES", "render_junit"]
+__all__ = ["NON_SCHEMA_ATTRIBUTES", "TRACE_SUITE", "render_junit"]
 
 # Attributes this writer emits that the Jenkins xUnit junit-10.xsd does not declare, by element.
 NON_SCHEMA_ATTRIBUTES: dict[str, frozenset[str]] = {
@@ -68,6 +68,8 @@ _METRIC_ORDER = (
     "nonpaged_allocations",
     "active_code_bytes",
 )
+
+TRACE_SUITE = "trace"
 
 _NAME_CAP = 200
 _BODY_LIST_CAP = 20  # findings, tags or sites listed in one failure body
@@ -100,14 +102,22 @@ def render_junit(verdict: Verdict, *, schema_strict: bool = False) -> str:
     return '<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
+def _suite_key(metric: str) -> str:
+    # Checks about a trace itself (metric `trace_quality`, driver = the trace) share one suite.
+    if metric == TRACE_SUITE or metric.startswith((f"{TRACE_SUITE}_", f"{TRACE_SUITE}.")):
+        return TRACE_SUITE
+    return metric
+
+
 def _group_by_metric(checks: list[Check]) -> list[tuple[str, list[Check]]]:
-    by_metric: dict[str, list[Check]] = defaultdict(list)
+    by_key: dict[str, list[Check]] = defaultdict(list)
     for check in checks:
-        by_metric[check.metric].append(check)
+        by_key[_suite_key(check.metric)].append(check)
     rank = {m: i for i, m in enumerate(_METRIC_ORDER)}
-    metrics = sorted(by_metric, key=lambda m: (rank.get(m, len(rank)), m))
+    keys = sorted(by_key, key=lambda m: (rank.get(m, len(rank)), m))
     return [
-        (m, sorted(by_metric[m], key=lambda c: (-c.outcome.severity, c.driver))) for m in metrics
+        (k, sorted(by_key[k], key=lambda c: (-c.outcome.severity, c.driver, c.metric)))
+        for k in keys
     ]
 
 
