@@ -1,0 +1,430 @@
+"""The `gate` command line: a thin layer over gate.pipeline.
+
+This is the only module that prints and picks exit codes. Every GateError becomes one
+message per problem on stderr and exit code 2; a budget failure is exit code 1.
+
+Exit codes of `gate check` and `gate demo`:
+  0  nothing failed (warnings allowed, unless --warn-as-error)
+  1  a driver or total is over its budget or beyond baseline tolerance
+  2  bad input, bad budgets, a broken rule, or a trace that cannot be trusted
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from datetime import date
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from gate import __version__
+from gate.errors import BudgetError, GateError
+
+if TYPE_CHECKING:
+    from gate.pipeline import RunSettings
+    from gate.rules.results import Verdict
+
+app = typer.Typer(
+    name="gate",
+    help=(
+        "CI regression gate for Windows driver memory budgets.\n\n"
+        "Reads WPR boot traces (.etl) without Windows tools, computes per-driver non-paged "
+        "impacting pool, transient peaks and active code bytes, judges them against YAML "
+        "budgets and a baseline, and writes JUnit, Markdown and JSON reports.\n\n"
+        "Exit codes: 0 nothing failed (warnings allowed), 1 a budget failed, 2 bad input, "
+        "budgets or rules."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+budgets_app = typer.Typer(help="Validate or propose budget files.", no_args_is_help=True)
+baseline_app = typer.Typer(
+    help="Record baseline figures from reference traces.", no_args_is_help=True
+)
+app.add_typer(budgets_app, name="budgets")
+app.add_typer(baseline_app, name="baseline")
+
+T = TypeVar("T")
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    for line in message.splitlines() or [message]:
+        typer.echo(f"gate: error: {line}", err=True)
+    return typer.Exit(code)
+
+
+def _guard(fn: Callable[[], T]) -> T:
+    """Run a command body, turning the gate's errors into messages and exit code 2."""
+    try:
+        return fn()
+    except BudgetError as exc:
+        raise _fail("\n".join(exc.problems)) from None
+    except GateError as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        typer.echo("gate: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"gate {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def main_callback(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """CI regression gate for Windows driver memory budgets."""
+
+
+# --- shared options -----------------------------------------------------------------------------
+
+InputsArg = Annotated[
+    list[Path],
+    typer.Argument(
+        help="Boot traces: .etl files, gate normalized folders or scenario .yaml files.",
+        show_default=False,
+    ),
+]
+BudgetsOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--budgets", "-b", help="Budget YAML file; repeat for several.", show_default=False
+    ),
+]
+WindowOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--window",
+        help="Evaluation window, e.g. 0s..30s (overrides the budgets').",
+        show_default=False,
+    ),
+]
+AggregateOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--aggregate",
+        help="Across traces: max, median, mean or min (overrides the budgets').",
+        show_default=False,
+    ),
+]
+PooltagOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--pooltag", help="A pooltag.txt mapping tags to drivers; repeatable.", show_default=False
+    ),
+]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--db", help="Keep the DuckDB database in this file for later queries.", show_default=False
+    ),
+]
+
+
+def _settings(
+    budgets: list[Path] | None,
+    window: str | None,
+    aggregate: str | None,
+    pooltag: list[Path] | None,
+    db: Path | None,
+    today: str | None = None,
+) -> RunSettings:
+    from gate.budgets.loader import load_budgets
+    from gate.budgets.model import BudgetSet
+    from gate.pipeline import RunSettings
+    from gate.sql import AGGREGATES
+    from gate.units import parse_window
+
+    problems: list[str] = []
+    win = None
+    if window is not None:
+        try:
+            win = parse_window(window)
+        except ValueError as exc:
+            problems.append(f"--window {window!r}: {exc}")
+    if aggregate is not None and aggregate not in AGGREGATES:
+        problems.append(f"--aggregate {aggregate!r}: expected one of {', '.join(AGGREGATES)}")
+    day = date.today()
+    if today is not None:
+        try:
+            day = date.fromisoformat(today)
+        except ValueError:
+            problems.append(f"--today {today!r}: expected YYYY-MM-DD")
+    if problems:
+        raise BudgetError(problems)
+    budget_set = load_budgets(list(budgets), today=day) if budgets else BudgetSet.empty()
+    return RunSettings(
+        budgets=budget_set,
+        window=win,
+        aggregate=aggregate,
+        pooltag_files=list(pooltag or []),
+        db_path=db,
+        today=day,
+    )
+
+
+def _progress(path: Path) -> None:
+    if sys.stderr.isatty():
+        typer.echo(f"reading {path} ...", err=True)
+
+
+def _color() -> bool:
+    return sys.stdout.isatty() and "NO_COLOR" not in os.environ
+
+
+def _render_and_write(
+    verdict: Verdict,
+    junit: Path | None,
+    markdown: Path | None,
+    json_out: Path | None,
+) -> None:
+    from gate.reports import render_console, write_reports
+
+    write_reports(verdict, junit=junit, markdown=markdown, json=json_out)
+    width = shutil.get_terminal_size((120, 40)).columns
+    typer.echo(render_console(verdict, color=_color(), width=width), nl=False)
+    for label, path in (("JUnit", junit), ("Markdown", markdown), ("JSON", json_out)):
+        if path is not None:
+            typer.echo(f"{label} report: {path}")
+
+
+# --- commands -----------------------------------------------------------------------------------
+
+
+@app.command()
+def check(
+    inputs: InputsArg,
+    budgets: BudgetsOpt = None,
+    baseline: Annotated[
+        Path | None,
+        typer.Option(
+            "--baseline",
+            help="Baseline JSON written by 'gate baseline update'.",
+            show_default=False,
+        ),
+    ] = None,
+    baseline_trace: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--baseline-trace",
+            help="A trace of the reference build to compare against; repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    window: WindowOpt = None,
+    aggregate: AggregateOpt = None,
+    pooltag: PooltagOpt = None,
+    junit: Annotated[
+        Path | None,
+        typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False),
+    ] = None,
+    markdown: Annotated[
+        Path | None,
+        typer.Option(
+            "--markdown",
+            help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).",
+            show_default=False,
+        ),
+    ] = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write a JSON report here.", show_default=False)
+    ] = None,
+    rules: Annotated[
+        Path | None,
+        typer.Option(
+            "--rules", help="A folder of extra rule .sql files to run.", show_default=False
+        ),
+    ] = None,
+    warn_as_error: Annotated[
+        bool, typer.Option("--warn-as-error", help="Treat warnings as failures (exit 1).")
+    ] = False,
+    db: DbOpt = None,
+    today: Annotated[
+        str | None, typer.Option("--today", hidden=True, help="Date for waiver expiry (tests).")
+    ] = None,
+) -> None:
+    """Judge traces against budgets and a baseline; exit 1 when a driver is over budget."""
+    from gate.pipeline import CheckRequest, require_budgets, run_check
+
+    def body() -> int:
+        settings = _settings(budgets, window, aggregate, pooltag, db, today)
+        require_budgets(settings.budgets)
+        verdict = run_check(
+            CheckRequest(
+                inputs=inputs,
+                settings=settings,
+                baseline_file=baseline,
+                baseline_traces=list(baseline_trace or []),
+                rules_dir=rules,
+                warn_as_error=warn_as_error,
+            ),
+            progress=_progress,
+        )
+        _render_and_write(verdict, junit, markdown, json_out)
+        return int(verdict.exit_code)
+
+    raise typer.Exit(_guard(body))
+
+
+@app.command()
+def ingest(
+    inputs: InputsArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (replaced whole).")],
+) -> None:
+    """Read traces and write them as one normalized folder (Parquet tables plus a manifest)."""
+    from gate.store import Store
+    from gate.store.load import load_inputs
+    from gate.store.normalized import export_normalized
+
+    def body() -> None:
+        with Store() as store:
+            for path in inputs:
+                _progress(path)
+                load_inputs(store, [path])
+            counts = export_normalized(store, out)
+        typer.echo(
+            f"wrote {out}: {counts['traces']} trace(s), {counts['pool_allocations']:,} pool "
+            f"allocations, {counts['images']:,} images, {counts['stack_frames']:,} stack frames"
+        )
+
+    _guard(body)
+
+
+@app.command()
+def inspect(
+    trace: Annotated[Path, typer.Argument(help="An .etl trace.", show_default=False)],
+) -> None:
+    """Show what a trace holds: OS, pointer size, duration, CPUs, events per kind, drivers."""
+
+    def body() -> None:
+        from gate.etl.reader import inspect_etl
+        from gate.reports.inspect import render_inspect
+        from gate.store.load import input_kind
+
+        if input_kind(trace) != "etl":
+            raise GateError(f"{trace}: 'gate inspect' reads .etl traces")
+        typer.echo(render_inspect(inspect_etl(trace)), nl=False)
+
+    _guard(body)
+
+
+@app.command()
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Folder for the three reports.")] = Path("."),
+) -> None:
+    """Run the whole job on the bundled synthetic sample; exits 1 (the sample has a failure)."""
+    from gate.pipeline import CheckRequest, run_check
+
+    def body() -> int:
+        sample = resources.files("gate.data").joinpath("sample")
+        trace = Path(str(sample.joinpath("sample-boot.etl")))
+        if not trace.is_file():
+            trace = Path(str(sample.joinpath("sample-boot.scenario.yaml")))
+        budget = Path(str(sample.joinpath("budgets.yaml")))
+        base = Path(str(sample.joinpath("baseline.json")))
+        typer.echo(
+            f"gate demo: {trace.name} (synthetic sample) against {budget.name} and {base.name}"
+        )
+        settings = _settings([budget], None, None, None, None)
+        out.mkdir(parents=True, exist_ok=True)
+        verdict = run_check(CheckRequest(inputs=[trace], settings=settings, baseline_file=base))
+        _render_and_write(
+            verdict, out / "gate-junit.xml", out / "gate-summary.md", out / "gate-report.json"
+        )
+        return int(verdict.exit_code)
+
+    raise typer.Exit(_guard(body))
+
+
+@budgets_app.command("check")
+def budgets_check(
+    paths: Annotated[list[Path], typer.Argument(help="Budget YAML files.", show_default=False)],
+) -> None:
+    """Validate budget files; print every problem with file:line:column."""
+    from gate.budgets.loader import load_budgets
+
+    def body() -> None:
+        b = load_budgets(list(paths))
+        typer.echo(
+            f"ok: {len(paths)} file(s), {len(b.drivers)} driver budget(s)"
+            f"{', a * default' if b.default else ''}, {len(b.totals)} total(s), "
+            f"{len(b.waivers)} waiver(s)"
+        )
+
+    _guard(body)
+
+
+@budgets_app.command("init")
+def budgets_init(
+    inputs: InputsArg,
+    headroom: Annotated[
+        str, typer.Option("--headroom", help="Room above measured figures.")
+    ] = "20%",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", "-o", help="Write here instead of stdout.", show_default=False),
+    ] = None,
+    window: WindowOpt = None,
+    aggregate: AggregateOpt = None,
+    pooltag: PooltagOpt = None,
+) -> None:
+    """Propose a budget file from measured figures plus headroom."""
+    from gate.baseline import write_atomic
+    from gate.budgets.propose import propose_budgets
+    from gate.pipeline import measure_baseline
+    from gate.units import parse_percent
+
+    def body() -> None:
+        try:
+            room = parse_percent(headroom)
+        except ValueError as exc:
+            raise BudgetError([f"--headroom {headroom!r}: {exc}"]) from None
+        settings = _settings(None, window, aggregate, pooltag, None)
+        measured = measure_baseline(inputs, settings)
+        drivers = {d: m for d, m in measured.drivers.items() if not d.startswith("(")}
+        totals = measured.drivers.get("(total)", {})
+        text = propose_budgets(drivers, totals, room)
+        if out is None:
+            typer.echo(text, nl=False)
+        else:
+            write_atomic(out, text)
+            typer.echo(f"wrote {out}: {len(drivers)} driver budget(s)")
+
+    _guard(body)
+
+
+@baseline_app.command("update")
+def baseline_update(
+    inputs: InputsArg,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Baseline JSON to write.")],
+    budgets: BudgetsOpt = None,
+    window: WindowOpt = None,
+    aggregate: AggregateOpt = None,
+    pooltag: PooltagOpt = None,
+) -> None:
+    """Measure reference traces and write their per-driver figures as baseline JSON."""
+    from gate.baseline import write_baseline
+    from gate.pipeline import measure_baseline
+
+    def body() -> None:
+        settings = _settings(budgets, window, aggregate, pooltag, None)
+        b = measure_baseline(inputs, settings)
+        write_baseline(out, b)
+        typer.echo(f"wrote {out}: {len(b.drivers)} driver(s) from {len(b.traces)} trace(s)")
+
+    _guard(body)
+
+
+def main() -> None:
+    app()
