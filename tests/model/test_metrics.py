@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from helpers import (
+from scenario_kit import (
     A_STACK,
     B_STACK,
     alloc,
