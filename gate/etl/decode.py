@@ -162,45 +162,72 @@ def decode_pool_snapshot(
     return plain
 
 
-def decode_image(
+def _decode_image_as(
     data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
-) -> Columns:
-    """Image Load/UnLoad/DCStart/DCEnd, versions 0–3 (later versions read as 3)."""
+) -> dict[str, np.ndarray | list]:
+    """Image payloads read with pointer size `ps`; `fits`: the name ends exactly at the end."""
     n = len(starts)
-    ok = np.zeros(n, dtype=bool)
-    base = np.zeros(n, dtype=np.uint64)
-    size = np.zeros(n, dtype=np.int64)
-    pid = np.full(n, -1, dtype=np.int64)
-    checksum = np.zeros(n, dtype=np.int64)
-    stamp = np.zeros(n, dtype=np.int64)
-    names: list[str] = [""] * n
+    out: dict[str, np.ndarray | list] = {
+        "ok": np.zeros(n, dtype=bool),
+        "fits": np.zeros(n, dtype=bool),
+        "base": np.zeros(n, dtype=np.uint64),
+        "size": np.zeros(n, dtype=np.int64),
+        "process_id": np.full(n, -1, dtype=np.int64),
+        "checksum": np.zeros(n, dtype=np.int64),
+        "time_date_stamp": np.zeros(n, dtype=np.int64),
+        "file_name": [""] * n,
+    }
     vers = np.minimum(version.astype(np.int64), 3)
     for v in np.unique(vers):
         layout = P.IMAGE_BY_VERSION[int(v)]
         sel = np.flatnonzero(vers == v)
         rec, good = gather_fixed(layout, data, starts[sel], sizes[sel], ps)
         sel = sel[good]
-        ok[sel] = True
-        base[sel] = rec["ImageBase"]
-        size[sel] = rec["ImageSize"]
+        out["ok"][sel] = True  # type: ignore[index]
+        out["base"][sel] = rec["ImageBase"]  # type: ignore[index]
+        out["size"][sel] = rec["ImageSize"]  # type: ignore[index]
         fields = rec.dtype.names or ()
         if "ProcessId" in fields:
-            pid[sel] = rec["ProcessId"]
+            out["process_id"][sel] = rec["ProcessId"]  # type: ignore[index]
         if "ImageChecksum" in fields:
-            checksum[sel] = rec["ImageChecksum"]
-            stamp[sel] = rec["TimeDateStamp"]
+            out["checksum"][sel] = rec["ImageChecksum"]  # type: ignore[index]
+            out["time_date_stamp"][sel] = rec["TimeDateStamp"]  # type: ignore[index]
         fixed = layout.fixed_size(ps)
-        for i, name in zip(sel, _tails(data, starts[sel], sizes[sel], fixed, "wstr"), strict=True):
-            names[i] = name
-    return {
-        "ok": ok,
-        "base": base[ok],
-        "size": size[ok],
-        "process_id": pid[ok],
-        "checksum": checksum[ok],
-        "time_date_stamp": stamp[ok],
-        "file_name": [names[i] for i in np.flatnonzero(ok)],
-    }
+        names = _tails(data, starts[sel], sizes[sel], fixed, "wstr")
+        for i, name in zip(sel.tolist(), names, strict=True):
+            out["file_name"][i] = name  # type: ignore[index]
+            out["fits"][i] = fixed + 2 * len(name) + 2 == int(sizes[i])  # type: ignore[index]
+    return out
+
+
+def decode_image(
+    data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
+) -> Columns:
+    """Image Load/UnLoad/DCStart/DCEnd, versions 0–3 (later versions read as 3).
+
+    The header type normally gives the pointer size, but some writers put 64-bit payloads under
+    32-bit headers (Sawbuck's test files do). The file name ends the payload, so when it does
+    not end exactly at the payload's end with the header's pointer size but does with the
+    other, the other is right.
+    """
+    cols = _decode_image_as(data, starts, sizes, ps, version)
+    wrong = np.flatnonzero(~np.asarray(cols["fits"]))
+    if len(wrong):
+        alt = _decode_image_as(data, starts[wrong], sizes[wrong], 12 - ps, version[wrong])
+        use = np.flatnonzero(np.asarray(alt["fits"]))
+        for key, value in alt.items():
+            if isinstance(value, list):
+                for j in use.tolist():
+                    cols[key][wrong[j]] = value[j]  # type: ignore[index]
+            else:
+                cols[key][wrong[use]] = value[use]  # type: ignore[index]
+    ok = np.asarray(cols.pop("ok"))
+    cols.pop("fits")
+    keep = np.flatnonzero(ok)
+    result: Columns = {"ok": ok}
+    for key, value in cols.items():
+        result[key] = [value[i] for i in keep] if isinstance(value, list) else value[keep]
+    return result
 
 
 def decode_stack_walk(

@@ -1,0 +1,882 @@
+"""Read an `.etl` trace into the store's chunks: images, pool events, stack frames, TraceInfo.
+
+One pass over the file decodes every batch of records (`gate.etl.decode`) and keeps what the end
+of the trace is needed to settle:
+
+* Pool events are kept in memory as compact columns (about 60 bytes per event, so 10 million
+  events take ~600 MB plus one sort) and ordered at the end: per-CPU buffers mean file order is
+  not time order, and `seq` must be final because the store orders by it. The order is by
+  (raw timestamp, cpu, buffer sequence, record index in buffer), which is total and stable.
+* Stacks are matched to pool events at the end, because a stack and its event may fall into
+  different batches, and stack-cache keys are defined by records that come after their uses.
+  Raw frame lists are deduplicated as they arrive, so memory for frames is bounded by the number
+  of distinct stacks; each stack event keeps ~40 bytes until the end.
+* Image lifetimes are built from all Load/UnLoad/rundown events sorted in trace order; frames are
+  resolved with the kernel images loaded at the event's time (an "epoch" of the image map).
+
+Pool snapshot rundowns (0x0E28–0x0E2F) are counted and decoded into `EtlDecoder.pool_snapshot`
+but not emitted as pool events: an allocation outstanding at trace start was made before the
+window, and emitting it as an allocation would count it as allocated inside it. Its free, if
+traced, then shows up as an unmatched free, which is what it is.
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from gate.etl import decode as D
+from gate.etl import layouts as L
+from gate.etl.container import EtlFile, RecordBatch, open_etl
+from gate.etl.payloads import decode_tags
+from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
+from gate.inputs.scenario import driver_name
+
+SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
+CHUNK_ROWS = 1_000_000
+
+_POOL_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"),
+        ("cpu", "<i4"),
+        ("record_index", "<i4"),
+        ("buffer_seq", "<i8"),
+        ("address", "<u8"),
+        ("size", "<i8"),
+        ("thread", "<i4"),
+        ("session", "<i4"),
+        ("pool_type", "<u4"),
+        ("tag", "<u4"),
+        ("event", "u1"),
+    ]
+)
+# One row per stack part: a 0x1820 stack walk or a 0x1825/0x1826 key reference.
+_STACK_DTYPE = np.dtype(
+    [
+        ("ts", "<i8"),  # EventTimeStamp from the payload: the owning event's raw time
+        ("header_ts", "<i8"),
+        ("buffer_seq", "<i8"),
+        ("thread", "<i8"),
+        ("cpu", "<i4"),
+        ("record_index", "<i4"),
+        ("raw", "<i8"),  # raw stack id; for references, the index of the reference
+        ("user", "u1"),  # 1: the user-mode part of the stack
+        ("ref", "u1"),  # 1: a stack-cache key reference, `raw` not yet known
+    ]
+)
+_IMAGE_KINDS = {
+    D.HOOK_IMAGE_DC_START: "dcstart",
+    D.HOOK_IMAGE_LOAD: "load",
+    D.HOOK_IMAGE_LOAD_IMAGE_GROUP: "load",
+    D.HOOK_IMAGE_UNLOAD: "unload",
+    D.HOOK_IMAGE_DC_END: "dcend",
+}
+_NO_TS = int(np.iinfo(np.int64).min)
+_END_TS = int(np.iinfo(np.int64).max)
+_ImageMap = tuple[np.ndarray, np.ndarray, list[str]]
+
+
+def _user_space(first_frame: np.ndarray, pointer_size: int) -> np.ndarray:
+    """Whether a stack's innermost frame is a user-mode address (below the kernel half)."""
+    boundary = np.uint64(0x8000_0000_0000_0000 if pointer_size == 8 else 0x8000_0000)
+    return first_frame < boundary
+
+
+class StackTable:
+    """Distinct raw stacks (frame addresses, innermost first) and their ids."""
+
+    def __init__(self) -> None:
+        self._index: dict[bytes, int] = {}
+        self.frames: list[np.ndarray] = []
+
+    def __len__(self) -> int:
+        return len(self.frames)
+
+    def add(self, frames: np.ndarray) -> int:
+        frames = np.ascontiguousarray(frames, dtype=np.uint64)
+        key = frames.tobytes()
+        sid = self._index.get(key)
+        if sid is None:
+            sid = len(self.frames)
+            self._index[key] = sid
+            self.frames.append(frames)
+        return sid
+
+    def add_csr(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Ids for n stacks given as one flat frame array and n+1 offsets.
+
+        Stacks repeat a lot (one call site allocates thousands of times), so rows are first
+        grouped by a vectorized hash and checked for exact equality against their group's first
+        row; only one row per group reaches the dictionary.
+        """
+        n = len(offsets) - 1
+        if n == 0:
+            return np.zeros(0, dtype=np.int64)
+        counts = np.diff(offsets)
+        pos = np.arange(len(flat), dtype=np.int64) - np.repeat(offsets[:-1], counts)
+        with np.errstate(over="ignore"):
+            x = flat ^ (pos.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
+            x ^= x >> np.uint64(31)
+            x *= np.uint64(0xBF58476D1CE4E5B9)
+            x ^= x >> np.uint64(29)
+            h = np.zeros(n, dtype=np.uint64)
+            nonempty = counts > 0
+            if len(flat):
+                h[nonempty] = np.add.reduceat(x, offsets[:-1][nonempty])
+            h ^= counts.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
+        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        rep = first[inverse]
+        same = counts == counts[rep]
+        if len(flat):
+            rep_pos = np.repeat(offsets[rep], counts) + pos
+            ok_counts = same[np.repeat(np.arange(n), counts)]
+            eq = np.zeros(len(flat), dtype=bool)
+            eq[ok_counts] = flat[ok_counts] == flat[rep_pos[ok_counts]]
+            row_eq = np.ones(n, dtype=bool)
+            row_eq[nonempty] = np.logical_and.reduceat(eq, offsets[:-1][nonempty])
+            same &= row_eq
+        ids = np.empty(n, dtype=np.int64)
+        group_ids = np.array(
+            [self.add(flat[offsets[r] : offsets[r + 1]]) for r in first], dtype=np.int64
+        )
+        ids[:] = group_ids[inverse]
+        for r in np.flatnonzero(~same):  # hash collisions: exact lookup, row by row
+            ids[r] = self.add(flat[offsets[r] : offsets[r + 1]])
+        return ids
+
+
+@dataclass
+class ImageRow:
+    process_id: int
+    base: int
+    size: int
+    path: str
+    load_ts: int  # _NO_TS: loaded before the trace
+    unload_ts: int  # _END_TS: still loaded at the end
+    pdb_name: str = ""
+    pdb_guid: str = ""
+    pdb_age: int = -1
+
+
+@dataclass
+class EtlSummary:
+    """What `gate inspect` shows about one `.etl` file."""
+
+    path: str
+    sha256: str
+    os_version: str
+    os_build: int
+    pointer_size_bytes: int
+    cpu_count: int
+    start_utc: datetime | None
+    duration_s: float
+    compressed: bool
+    logger_name: str
+    synthetic: bool
+    records_total: int
+    records_unknown: int
+    records_malformed: int
+    events: dict[str, int]  # "pool alloc (0x0e20)" -> count, most frequent first
+    events_lost: int
+    buffers_lost: int
+    pool_events: int
+    stacks_present: bool
+    stack_walks: int
+    stack_key_references: int
+    stack_key_definitions: int
+    drivers: list[str]  # kernel images seen, lower-case file names, sorted
+    image_ids: int
+    notes: list[str] = field(default_factory=list)
+
+
+class EtlDecoder:
+    """One pass over an `.etl` file, then the derived tables. Use `read_etl` or `inspect_etl`."""
+
+    def __init__(self, path: str | os.PathLike[str], *, batch_bytes: int = 32 << 20) -> None:
+        self.path = str(path)
+        self.batch_bytes = batch_bytes
+        self.counts: Counter[D.EventKey] = Counter()
+        self.records_total = 0
+        self.records_unknown = 0
+        self.malformed: Counter[str] = Counter()
+        self.last_ts = _NO_TS
+        self.events_lost_buffers = 0
+        self.buffer_lost_buffers = 0
+        self.stacks = StackTable()
+        self._pool: list[np.ndarray] = []
+        self._stack_parts: list[np.ndarray] = []
+        self._ref_keys: list[np.ndarray] = []
+        self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._image_events: list[tuple] = []
+        self._image_ids: list[tuple] = []
+        self._dbgids: list[tuple] = []
+        self.file_names: dict[int, str] = {}  # FileObject -> name, for resident-set work
+        self.pool_snapshot: list[dict[str, np.ndarray]] = []
+        self.images: list[ImageRow] = []
+        self.notes: list[str] = []
+        self.etl: EtlFile | None = None
+
+    # --- pass over the file -------------------------------------------------------------------
+
+    def run(self) -> None:
+        with open_etl(self.path) as etl:
+            self.etl = etl
+            for batch in etl.record_batches(self.batch_bytes):
+                self._feed(batch)
+        self._build_images()
+
+    def _feed(self, b: RecordBatch) -> None:
+        n = len(b)
+        if n == 0:
+            return
+        self.records_total += n
+        self.events_lost_buffers += b.events_lost_buffers
+        self.buffer_lost_buffers += b.buffer_lost_buffers
+        self.last_ts = max(self.last_ts, int(b.timestamp.max()))
+        codes, guid_keys = D.event_codes(b.header_type, b.hook_id, b.guid_index, b.guids)
+        for code, idx in D.group_indices(codes):
+            key = D.key_for_code(code, guid_keys)
+            dec = D.DECODERS.get(key) if key is not None else None
+            if key is None or dec is None:
+                self.records_unknown += len(idx)
+                if key is not None:
+                    self.counts[key] += len(idx)
+                continue
+            self.counts[key] += len(idx)
+            if dec.fn is None:
+                continue
+            ps_all = b.pointer_size[idx]
+            for ps in np.unique(ps_all):
+                sub = idx[ps_all == ps]
+                cols = dec.fn(
+                    b.data,
+                    b.payload_offset[sub],
+                    b.payload_size[sub].astype(np.int64),
+                    int(ps),
+                    b.version[sub],
+                )
+                ok = cols.pop("ok")
+                if not ok.all():
+                    self.malformed[dec.name] += int((~ok).sum())
+                good = sub[ok]
+                if len(good):
+                    self._collect(dec.category, key, b, good, cols, int(ps))
+
+    def _collect(
+        self,
+        category: str,
+        key: D.EventKey,
+        b: RecordBatch,
+        idx: np.ndarray,
+        cols: D.Columns,
+        ps: int,
+    ) -> None:
+        if category in ("pool_alloc", "pool_free"):
+            rows = np.empty(len(idx), dtype=_POOL_DTYPE)
+            rows["ts"] = b.timestamp[idx]
+            rows["cpu"] = b.cpu[idx]
+            rows["record_index"] = b.record_index[idx]
+            rows["buffer_seq"] = b.buffer_seq[idx]
+            rows["address"] = cols["address"]
+            rows["size"] = cols["size_bytes"]
+            rows["thread"] = b.thread_id[idx]
+            rows["session"] = cols["session_id"]
+            rows["pool_type"] = cols["pool_type"]
+            rows["tag"] = cols["tag"]
+            rows["event"] = POOL_ALLOC if category == "pool_alloc" else POOL_FREE
+            self._pool.append(rows)
+        elif category == "stack":
+            flat, offsets = cols["frames"], cols["frame_offsets"]
+            raw = self.stacks.add_csr(flat, offsets)
+            first = np.zeros(len(idx), dtype=np.uint64)
+            nonempty = np.diff(offsets) > 0
+            first[nonempty] = flat[offsets[:-1][nonempty]]
+            self._stack_parts.append(
+                self._stack_rows(b, idx, cols, raw, _user_space(first, ps) & nonempty, ref=False)
+            )
+        elif category == "stack_ref":
+            base = sum(len(k) for k in self._ref_keys)
+            raw = base + np.arange(len(idx), dtype=np.int64)
+            user = np.full(len(idx), key == D.HOOK_STACK_KEY_USER)
+            self._stack_parts.append(self._stack_rows(b, idx, cols, raw, user, ref=True))
+            self._ref_keys.append(cols["key"])
+        elif category == "stack_definition":
+            raw = self.stacks.add_csr(cols["frames"], cols["frame_offsets"])
+            self._defs.append(
+                (cols["key"], b.timestamp[idx], b.buffer_seq[idx], b.record_index[idx], raw)
+            )
+        elif category == "image":
+            kind = _IMAGE_KINDS[key]  # type: ignore[index]
+            pids = cols["process_id"]
+            pids = np.where(pids < 0, np.maximum(b.process_id[idx], 0), pids)
+            for i, rec in enumerate(idx):
+                self._image_events.append(
+                    (
+                        int(b.timestamp[rec]),
+                        int(b.cpu[rec]),
+                        int(b.buffer_seq[rec]),
+                        int(b.record_index[rec]),
+                        kind,
+                        int(pids[i]),
+                        int(cols["base"][i]),
+                        int(cols["size"][i]),
+                        cols["file_name"][i],
+                    )
+                )
+        elif category == "file_name":
+            self.file_names.update(
+                zip(cols["file_object"].tolist(), cols["file_name"], strict=True)
+            )
+        elif category == "image_id":
+            for i, rec in enumerate(idx):
+                self._image_ids.append(
+                    (
+                        int(b.buffer_seq[rec]),
+                        int(b.record_index[rec]),
+                        int(cols["process_id"][i]),
+                        int(cols["base"][i]),
+                        cols["file_name"][i],
+                    )
+                )
+        elif category == "dbgid":
+            for i, rec in enumerate(idx):
+                self._dbgids.append(
+                    (
+                        int(b.buffer_seq[rec]),
+                        int(b.record_index[rec]),
+                        int(cols["process_id"][i]),
+                        int(cols["base"][i]),
+                        cols["pdb_name"][i],
+                        cols["pdb_guid"][i],
+                        int(cols["pdb_age"][i]),
+                    )
+                )
+        elif category == "pool_snapshot_start":
+            self.pool_snapshot.append({k: np.asarray(v) for k, v in cols.items()})
+
+    @staticmethod
+    def _stack_rows(
+        b: RecordBatch,
+        idx: np.ndarray,
+        cols: D.Columns,
+        raw: np.ndarray,
+        user: np.ndarray,
+        *,
+        ref: bool,
+    ) -> np.ndarray:
+        rows = np.empty(len(idx), dtype=_STACK_DTYPE)
+        rows["ts"] = cols["event_timestamp"]
+        rows["header_ts"] = b.timestamp[idx]
+        rows["buffer_seq"] = b.buffer_seq[idx]
+        rows["thread"] = cols["stack_thread"]
+        rows["cpu"] = b.cpu[idx]
+        rows["record_index"] = b.record_index[idx]
+        rows["raw"] = raw
+        rows["user"] = user
+        rows["ref"] = ref
+        return rows
+
+    # --- images -------------------------------------------------------------------------------
+
+    def _build_images(self) -> None:
+        """Image lifetimes from the image events in trace order.
+
+        DCStart opens an image loaded before the trace, unless the same base is already open
+        (rundowns repeat) or was closed earlier in the trace (then it was reloaded and the
+        rundown time is the best load time known). Load opens (closing a stale image at the same
+        base), UnLoad closes; an UnLoad or DCEnd of an image never seen opens one that was
+        loaded before the trace. DCEnd never unloads.
+        """
+        events = sorted(self._image_events, key=lambda e: e[:4])
+        open_rows: dict[tuple[int, int], int] = {}
+        closed: set[tuple[int, int]] = set()
+        rows: list[ImageRow] = []
+        for ts, _cpu, _seq, _ri, kind, pid, base, size, name in events:
+            k = (pid, base)
+            cur = open_rows.get(k)
+            if kind == "load":
+                if cur is not None:
+                    rows[cur].unload_ts = ts
+                open_rows[k] = len(rows)
+                rows.append(ImageRow(pid, base, size, name, ts, _END_TS))
+            elif kind == "unload":
+                if cur is None:
+                    rows.append(ImageRow(pid, base, size, name, _NO_TS, ts))
+                else:
+                    rows[cur].unload_ts = ts
+                    del open_rows[k]
+                closed.add(k)
+            elif cur is None:  # dcstart or dcend of an image not open
+                load = ts if k in closed else _NO_TS
+                open_rows[k] = len(rows)
+                rows.append(ImageRow(pid, base, size, name, load, _END_TS))
+        self._apply_pdb_ids(rows)
+        self.images = rows
+        self._image_events = []
+
+    def _apply_pdb_ids(self, rows: list[ImageRow]) -> None:
+        """Fill PDB identity from DbgID_RSDS events, matched on (process, base).
+
+        WPR's merge logs an ImageId (with the file name) right before each DbgID of the same
+        image; when an image base was reused the name tells which image the DbgID is for.
+        """
+        if not self._dbgids:
+            return
+        names: dict[tuple[int, int, int, int], str] = {}
+        for seq, ri, pid, base, name in self._image_ids:
+            names[(seq, ri, pid, base)] = name
+        ids_sorted = sorted(self._image_ids)
+        by_key: dict[tuple[int, int], list[int]] = {}
+        for i, r in enumerate(rows):
+            by_key.setdefault((r.process_id, r.base), []).append(i)
+        id_order = [(s, r) for s, r, *_ in ids_sorted]
+        for seq, ri, pid, base, pdb_name, pdb_guid, age in self._dbgids:
+            cands = by_key.get((pid, base), [])
+            if not cands:
+                continue
+            j = bisect.bisect_left(id_order, (seq, ri)) - 1
+            wanted = ""
+            if j >= 0:
+                _s, r, ipid, ibase, iname = ids_sorted[j]
+                if (ipid, ibase) == (pid, base):
+                    wanted = driver_name(iname)
+            chosen = [c for c in cands if wanted and driver_name(rows[c].path) == wanted] or cands
+            for c in chosen:
+                rows[c].pdb_name, rows[c].pdb_guid, rows[c].pdb_age = pdb_name, pdb_guid, age
+
+    # --- stacks -------------------------------------------------------------------------------
+
+    def _resolve_refs(self, parts: np.ndarray) -> np.ndarray:
+        """Replace key references by raw stack ids from the definitions.
+
+        A key may be reused after its definition was deleted (evicted), so a reference takes the
+        first definition of its key logged at or after the reference, else the last one before.
+        """
+        refs = np.flatnonzero(parts["ref"] == 1)
+        if len(refs) == 0:
+            return parts
+        keys = np.concatenate(self._ref_keys)[parts["raw"][refs]]
+        resolved = np.full(len(refs), -1, dtype=np.int64)
+        if self._defs:
+            dkey = np.concatenate([d[0] for d in self._defs])
+            dts = np.concatenate([d[1] for d in self._defs])
+            dseq = np.concatenate([d[2] for d in self._defs])
+            dri = np.concatenate([d[3] for d in self._defs])
+            draw = np.concatenate([d[4] for d in self._defs])
+            order = np.lexsort((dri, dseq, dts, dkey))
+            dkey, dts, draw = dkey[order], dts[order], draw[order]
+            rts = parts["header_ts"][refs]
+            _, krank = np.unique(np.concatenate([dkey, keys]), return_inverse=True)
+            _, trank = np.unique(np.concatenate([dts, rts]), return_inverse=True)
+            combined = krank.reshape(-1).astype(np.int64) << 32 | trank.reshape(-1)
+            dcomb, rcomb = combined[: len(dkey)], combined[len(dkey) :]
+            dk, rk = krank.reshape(-1)[: len(dkey)], krank.reshape(-1)[len(dkey) :]
+            pos = np.searchsorted(dcomb, rcomb, side="left")
+            after = pos < len(dcomb)
+            after[after] &= dk[pos[after]] == rk[after]
+            before = ~after & (pos > 0)
+            before[before] &= dk[pos[before] - 1] == rk[before]
+            resolved[after] = draw[pos[after]]
+            resolved[before] = draw[pos[before] - 1]
+        unresolved = int((resolved < 0).sum())
+        if unresolved:
+            self.notes.append(f"{unresolved} stack key references without a definition")
+        parts = parts.copy()
+        parts["raw"][refs] = resolved
+        return parts[parts["raw"] >= 0]
+
+    def _combine_parts(self, parts: np.ndarray) -> np.ndarray:
+        """One row per logged event stack: a kernel part followed by its user part(s).
+
+        Parts of one event share its timestamp and thread. Two kernel parts under one key are two
+        events (e.g. an allocation and a free in the same clock tick) and stay separate.
+        """
+        if len(parts) == 0:
+            return parts
+        order = np.lexsort(
+            (
+                parts["record_index"],
+                parts["buffer_seq"],
+                parts["cpu"],
+                parts["user"],
+                parts["thread"],
+                parts["ts"],
+            )
+        )
+        parts = parts[order]
+        same = (parts["ts"][1:] == parts["ts"][:-1]) & (parts["thread"][1:] == parts["thread"][:-1])
+        if not same.any():
+            return parts
+        starts = np.flatnonzero(np.concatenate([[True], ~same]))
+        ends = np.append(starts[1:], len(parts))
+        keep = np.ones(len(parts), dtype=bool)
+        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
+            group = parts[s:e]
+            kernel = np.flatnonzero(group["user"] == 0)
+            user = np.flatnonzero(group["user"] == 1)
+            if len(kernel) == 1 and len(user):
+                frames = [self.stacks.frames[r] for r in group["raw"][np.r_[kernel, user]]]
+                parts["raw"][s + kernel[0]] = self.stacks.add(np.concatenate(frames))
+                keep[s + user] = False
+            elif len(kernel) == 0:
+                keep[s + user[1:]] = False
+            else:
+                keep[s + user] = False
+        dropped = int((~keep).sum())
+        if dropped:
+            self.notes.append(f"{dropped} user-mode stack parts without a single kernel part")
+        return parts[keep]
+
+    @staticmethod
+    def _match(pool: np.ndarray, stacks: np.ndarray, pool_sel: np.ndarray, by: str) -> np.ndarray:
+        """For each selected pool event, the index of its stack in `stacks` or -1.
+
+        A stack belongs to the nearest pool event before it in its processor's stream with the
+        same raw timestamp and the same thread (`by='thread'`) or processor (`by='cpu'`).
+        """
+        out = np.full(len(pool_sel), -1, dtype=np.int64)
+        if len(pool_sel) == 0 or len(stacks) == 0:
+            return out
+        p, s = pool[pool_sel], stacks
+        n_p = len(p)
+        _, trank = np.unique(np.concatenate([p["ts"], s["ts"]]), return_inverse=True)
+        other = np.concatenate([p[by], s[by]]).astype(np.int64) & 0xFFFFFFFF
+        mkey = trank.reshape(-1).astype(np.int64) << 32 | other
+        cpu = np.concatenate([p["cpu"], s["cpu"]])
+        bseq = np.concatenate([p["buffer_seq"], s["buffer_seq"]])
+        rind = np.concatenate([p["record_index"], s["record_index"]])
+        order = np.lexsort((rind, bseq, cpu, mkey))
+        is_pool = order < n_p
+        pos = np.arange(len(order))
+        last_pool = np.maximum.accumulate(np.where(is_pool, pos, -1))
+        sk = np.flatnonzero(~is_pool)
+        cand = last_pool[sk]
+        valid = cand >= 0
+        valid[valid] &= mkey[order[cand[valid]]] == mkey[order[sk[valid]]]
+        pool_idx = order[cand[valid]]
+        stack_idx = order[sk[valid]] - n_p
+        # A pool event takes the first stack after it; later ones stay unmatched.
+        _, first = np.unique(pool_idx, return_index=True)
+        out[pool_idx[first]] = stack_idx[first]
+        return out
+
+    # --- image maps ---------------------------------------------------------------------------
+
+    def _kernel_epochs(self) -> tuple[np.ndarray, list[ImageRow]]:
+        kernel = [r for r in self.images if r.process_id == 0]
+        points = sorted(
+            {r.load_ts for r in kernel if r.load_ts != _NO_TS}
+            | {r.unload_ts for r in kernel if r.unload_ts != _END_TS}
+        )
+        return np.asarray(points, dtype=np.int64), kernel
+
+    def _resolver(self) -> tuple[np.ndarray, Callable[[int], _ImageMap]]:
+        """The epoch change points, and a function epoch -> (sorted bases, ends, names)."""
+        points, kernel = self._kernel_epochs()
+        cache: dict[int, _ImageMap] = {}
+
+        def image_map(epoch: int) -> _ImageMap:
+            got = cache.get(epoch)
+            if got is None:
+                t0 = _NO_TS if epoch == 0 else int(points[epoch - 1])
+                live = sorted(
+                    (r.base, r.base + r.size, driver_name(r.path))
+                    for r in kernel
+                    if r.load_ts <= t0 < r.unload_ts
+                )
+                got = (
+                    np.array([x[0] for x in live], dtype=np.uint64),
+                    np.array([x[1] for x in live], dtype=np.uint64),
+                    [x[2] for x in live],
+                )
+                cache[epoch] = got
+            return got
+
+        return points, image_map
+
+    # --- outputs ------------------------------------------------------------------------------
+
+    def pool_columns(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]]]:
+        """Pool events in trace order with final stack ids, and the new stacks' frames."""
+        pool = np.concatenate(self._pool) if self._pool else np.zeros(0, _POOL_DTYPE)
+        self._pool = []
+        order = np.lexsort((pool["record_index"], pool["buffer_seq"], pool["cpu"], pool["ts"]))
+        pool = pool[order]
+        raw_of_event = np.full(len(pool), -1, dtype=np.int64)
+        parts = (
+            np.concatenate(self._stack_parts) if self._stack_parts else np.zeros(0, _STACK_DTYPE)
+        )
+        self._stack_parts = []
+        stacks = self._combine_parts(self._resolve_refs(parts))
+        matched = np.zeros(len(stacks), dtype=bool)
+        for by, sel in (
+            ("thread", np.flatnonzero(pool["thread"] >= 0)),
+            ("cpu", np.flatnonzero(pool["thread"] < 0)),
+        ):
+            free_stacks = np.flatnonzero(~matched)
+            m = self._match(pool, stacks[free_stacks], sel, by)
+            hit = m >= 0
+            raw_of_event[sel[hit]] = stacks["raw"][free_stacks[m[hit]]]
+            matched[free_stacks[m[hit]]] = True
+        self.stacks_unmatched = int((~matched).sum())
+        self.stacks_matched = int(matched.sum())
+
+        stack_id = np.full(len(pool), -1, dtype=np.int64)
+        frames_out: list[tuple[np.ndarray, list[str], np.ndarray]] = []
+        has = np.flatnonzero(raw_of_event >= 0)
+        if len(has):
+            points, image_map = self._resolver()
+            epoch = np.searchsorted(points, pool["ts"][has], side="right").astype(np.int64)
+            pair = raw_of_event[has] * (len(points) + 1) + epoch
+            uniq, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+            # Stack ids in order of first use, so they do not depend on file layout.
+            final_of_pair = np.empty(len(uniq), dtype=np.int64)
+            resolved_ids: dict[tuple, int] = {}
+            for u in np.argsort(first, kind="stable"):
+                raw, ep = divmod(int(uniq[u]), len(points) + 1)
+                frames = self.stacks.frames[raw]
+                bases, ends, names = image_map(ep)
+                j = np.searchsorted(bases, frames, side="right") - 1
+                ok = j >= 0
+                ok[ok] &= frames[ok] < ends[j[ok]]
+                modules = [
+                    names[k] if good else ""
+                    for k, good in zip(j.tolist(), ok.tolist(), strict=True)
+                ]
+                rva = np.where(ok, frames - bases[np.maximum(j, 0)], 0).astype(np.int64)
+                rva[~ok] = -1
+                ident = tuple(
+                    (m, r) if m else ("", a)
+                    for m, r, a in zip(modules, rva.tolist(), frames.tolist(), strict=True)
+                )
+                sid = resolved_ids.get(ident)
+                if sid is None:
+                    sid = len(resolved_ids)
+                    resolved_ids[ident] = sid
+                    frames_out.append((frames, modules, rva))
+                final_of_pair[u] = sid
+            stack_id[has] = final_of_pair[inverse.reshape(-1)]
+        cols = {
+            "ts": pool["ts"],
+            "event": pool["event"],
+            "pool_type": pool["pool_type"],
+            "tag": pool["tag"],
+            "size_bytes": pool["size"],
+            "address": pool["address"],
+            "session_id": pool["session"].astype(np.int64),
+            "stack_id": stack_id,
+            "thread_id": pool["thread"].astype(np.int64),
+            "cpu": pool["cpu"].astype(np.int64),
+        }
+        return cols, frames_out
+
+    def sha256(self) -> str:
+        h = hashlib.sha256()
+        with open(self.path, "rb") as f:
+            while chunk := f.read(8 << 20):
+                h.update(chunk)
+        return h.hexdigest()
+
+    def seconds(self, raw: np.ndarray) -> np.ndarray:
+        """Seconds from trace start; QPC ticks are divided (not multiplied by 1/freq) so that
+        synthetic 100 ns ticks give exactly the scenario's `ticks / 1e7`."""
+        assert self.etl is not None
+        r = np.asarray(raw, dtype=np.int64)
+        h = self.etl.header
+        if h.clock_type in (L.CLOCK_RAW, L.CLOCK_QPC) and h.perf_freq > 0:
+            return (r - h.sync_timestamp_raw) / h.perf_freq
+        if h.clock_type == L.CLOCK_SYSTEM_TIME:
+            return (r - h.sync_timestamp_raw) / 1e7
+        return self.etl.seconds(r)
+
+    def duration_s(self) -> float:
+        if self.last_ts == _NO_TS:
+            return 0.0
+        return max(float(self.seconds(np.array([self.last_ts]))[0]), 0.0)
+
+    def lost(self) -> tuple[int, int]:
+        """Lost events and buffers: the header's counts, at least the flagged buffers.
+
+        A buffer flagged EVENTS_LOST or BUFFER_LOST is where losses the header already counts
+        happened, so the flags raise the header count to at least the number of flagged buffers
+        rather than add to it: either way a trace that lost anything reports a nonzero count.
+        """
+        assert self.etl is not None
+        h = self.etl.header
+        return (
+            max(h.events_lost, self.events_lost_buffers),
+            max(h.buffers_lost, self.buffer_lost_buffers),
+        )
+
+    def all_notes(self) -> list[str]:
+        notes = list(self.notes)
+        for name, n in sorted(self.malformed.items()):
+            notes.append(f"{n} malformed '{name}' records skipped")
+        others = sum(1 for r in self.images if r.process_id != 0)
+        if others:
+            notes.append(f"{others} user-mode images (process id != 0) not listed in images")
+        snap = sum(
+            v for k, v in self.counts.items() if isinstance(k, int) and 0x0E28 <= k <= 0x0E2F
+        )
+        if snap:
+            notes.append(
+                f"{snap} pool snapshot rundown records (layout unverified); outstanding "
+                "allocations at trace start are not emitted as pool events"
+            )
+        if getattr(self, "stacks_unmatched", 0):
+            notes.append(f"{self.stacks_unmatched} stacks not matched to a pool event")
+        return notes
+
+
+def _images_chunk(dec: EtlDecoder) -> Chunk:
+    rows = [r for r in dec.images if r.process_id == 0]
+    load = np.array([r.load_ts for r in rows], dtype=np.int64)
+    unload = np.array([r.unload_ts for r in rows], dtype=np.int64)
+    load_s = np.full(len(rows), np.nan)
+    unload_s = np.full(len(rows), np.nan)
+    if rows:
+        has_load = load != _NO_TS
+        has_unload = unload != _END_TS
+        load_s[has_load] = dec.seconds(load[has_load])
+        unload_s[has_unload] = dec.seconds(unload[has_unload])
+    return Chunk.build(
+        "images",
+        driver=[driver_name(r.path) for r in rows],
+        path=[r.path for r in rows],
+        base_address=np.array([r.base for r in rows], dtype=np.uint64),
+        size_bytes=[r.size for r in rows],
+        load_s=load_s,
+        unload_s=unload_s,
+        process_id=[r.process_id for r in rows],
+        pdb_name=[r.pdb_name for r in rows],
+        pdb_guid=[r.pdb_guid for r in rows],
+        pdb_age=[r.pdb_age for r in rows],
+    )
+
+
+def _frames_chunk(frames_out: list[tuple[np.ndarray, list[str], np.ndarray]]) -> Chunk:
+    if not frames_out:
+        sid = idx = addr = rva = np.zeros(0, dtype=np.int64)
+        modules: list[str] = []
+    else:
+        lens = np.array([len(f[0]) for f in frames_out], dtype=np.int64)
+        sid = np.repeat(np.arange(len(frames_out)), lens)
+        idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
+        addr = np.concatenate([f[0] for f in frames_out])
+        rva = np.concatenate([f[2] for f in frames_out])
+        modules = [m for f in frames_out for m in f[1]]
+    return Chunk.build(
+        "stack_frames",
+        stack_id=sid,
+        frame_index=idx,
+        address=addr.astype(np.uint64),
+        module=np.array(modules, dtype=object),
+        rva_bytes=rva,
+        function=np.full(len(modules), "", dtype=object),
+    )
+
+
+def read_etl(
+    path: str | os.PathLike[str], *, batch_bytes: int = 32 << 20
+) -> Iterator[Chunk | TraceInfo]:
+    """Chunks for the store from one `.etl` file: images, stack_frames, pool_events, TraceInfo.
+
+    Raises `TraceFormatError` for a corrupt file. A trace without pool events is not an error
+    here (the rules report it): it yields an empty pool_events table.
+    """
+    dec = EtlDecoder(path, batch_bytes=batch_bytes)
+    dec.run()
+    assert dec.etl is not None
+    yield _images_chunk(dec)
+    cols, frames_out = dec.pool_columns()
+    yield _frames_chunk(frames_out)
+    n = len(cols["ts"])
+    tags = decode_tags(cols["tag"])
+    for lo in range(0, max(n, 1), CHUNK_ROWS):
+        hi = min(lo + CHUNK_ROWS, n)
+        yield Chunk.build(
+            "pool_events",
+            seq=np.arange(lo, hi, dtype=np.int64),
+            time_s=dec.seconds(cols["ts"][lo:hi]),
+            event=cols["event"][lo:hi],
+            pool_type=cols["pool_type"][lo:hi],
+            tag=tags[lo:hi],
+            size_bytes=cols["size_bytes"][lo:hi],
+            address=cols["address"][lo:hi],
+            session_id=cols["session_id"][lo:hi],
+            stack_id=cols["stack_id"][lo:hi],
+            thread_id=cols["thread_id"][lo:hi],
+            cpu=cols["cpu"][lo:hi],
+        )
+    h = dec.etl.header
+    events_lost, buffers_lost = dec.lost()
+    yield TraceInfo(
+        source_path=str(path),
+        source_format="etl",
+        sha256=dec.sha256(),
+        os_version=h.os_version,
+        pointer_size_bytes=h.pointer_size_bytes,
+        cpu_count=h.cpu_count,
+        start_utc=h.start_utc,
+        duration_s=dec.duration_s(),
+        events_lost=events_lost,
+        buffers_lost=buffers_lost,
+        has_resident_set=False,
+        synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
+        compressed=h.compressed,
+        records_total=dec.records_total,
+        records_unknown=dec.records_unknown,
+        notes=dec.all_notes(),
+    )
+
+
+def inspect_etl(path: str | os.PathLike[str]) -> EtlSummary:
+    """Describe an `.etl` file for `gate inspect` (one full decoding pass, no stack matching)."""
+    dec = EtlDecoder(path)
+    dec.run()
+    assert dec.etl is not None
+    h = dec.etl.header
+    events_lost, buffers_lost = dec.lost()
+    c = dec.counts
+    pool = sum(c[k] for k in (0x0E20, 0x0E21, 0x0E22, 0x0E23))
+    walks = c[D.HOOK_STACK_WALK]
+    refs = c[D.HOOK_STACK_KEY_KERNEL] + c[D.HOOK_STACK_KEY_USER]
+    defs = c[0x1822] + c[0x1823] + c[0x1824]
+    return EtlSummary(
+        path=str(path),
+        sha256=dec.sha256(),
+        os_version=h.os_version,
+        os_build=h.os_build,
+        pointer_size_bytes=h.pointer_size_bytes,
+        cpu_count=h.cpu_count,
+        start_utc=h.start_utc,
+        duration_s=dec.duration_s(),
+        compressed=h.compressed,
+        logger_name=h.logger_name,
+        synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
+        records_total=dec.records_total,
+        records_unknown=dec.records_unknown,
+        records_malformed=sum(dec.malformed.values()),
+        events={D.event_name(k): v for k, v in c.most_common()},
+        events_lost=events_lost,
+        buffers_lost=buffers_lost,
+        pool_events=pool,
+        stacks_present=walks + refs > 0,
+        stack_walks=walks,
+        stack_key_references=refs,
+        stack_key_definitions=defs,
+        drivers=sorted({driver_name(r.path) for r in dec.images if r.process_id == 0}),
+        image_ids=c[(D.KERNEL_TRACE_CONTROL, D.OPCODE_IMAGE_ID)],
+        notes=dec.all_notes(),
+    )
+
+
+__all__ = ["EtlDecoder", "EtlSummary", "StackTable", "inspect_etl", "read_etl"]
