@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gate import __version__
 from gate.baseline import Baseline, read_baseline
-from gate.budgets.model import BudgetSet
+from gate.budgets.model import BudgetSet, DriverBudget
 from gate.errors import BudgetError
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.rules.results import TraceSummary, Verdict
@@ -107,21 +107,24 @@ def measure_baseline(inputs: list[Path], settings: RunSettings) -> Baseline:
         )
 
 
+def _budget_for(budgets: BudgetSet, driver: str) -> DriverBudget | None:
+    """A driver's own entry, else the "*" default; pseudo-drivers get only their own entry."""
+    if driver in PSEUDO_DRIVERS:
+        return budgets.drivers.get(driver)
+    return budgets.budget_for(driver)
+
+
 def _limit_rows(budgets: BudgetSet, drivers: list[str]) -> list[LimitRow]:
-    """Each measured driver's limits: its own entry's, else the "*" default's, per metric."""
+    """The limits that apply to each measured driver and to each budgeted one."""
     rows: list[LimitRow] = []
-    default = budgets.default
-    named = set(budgets.drivers)
-    for driver in sorted(set(drivers) | named):
-        own = budgets.drivers.get(driver)
-        use_default = default is not None and driver not in PSEUDO_DRIVERS and driver in drivers
-        limits = dict(default.limits) if use_default and default is not None else {}
-        if own is not None:
-            limits.update(own.limits)
-        for metric, lim in sorted(limits.items()):
-            entry = own if own is not None and metric in own.limits else default
-            warn_at = entry.warn_at if entry and entry.warn_at is not None else budgets.warn_at
-            rows.append(LimitRow(driver, metric, float(lim.value), warn_at, lim.file, lim.line))
+    for driver in sorted(set(drivers) | set(budgets.drivers)):
+        entry = _budget_for(budgets, driver) if driver in drivers else budgets.drivers[driver]
+        if entry is None:
+            continue
+        for metric, lim in sorted(entry.limits.items()):
+            rows.append(
+                LimitRow(driver, metric, float(lim.value), entry.warn_at, lim.file, lim.line)
+            )
     for metric, lim in sorted(budgets.totals.items()):
         rows.append(
             LimitRow("(total)", metric, float(lim.value), budgets.warn_at, lim.file, lim.line)
@@ -164,20 +167,11 @@ def _load_rule_tables(
     ).fetchall()
     tol_rows = []
     for driver in sorted(set(drivers) | {"(total)"}):
-        entry = budgets.drivers.get(driver) or (
-            budgets.default if driver not in PSEUDO_DRIVERS else None
-        )
-        pct = entry.tolerance_percent if entry and entry.tolerance_percent is not None else None
-        floor = (
-            entry.tolerance_min_bytes if entry and entry.tolerance_min_bytes is not None else None
-        )
-        tol_rows.append(
-            [
-                driver,
-                budgets.tolerance_percent if pct is None else pct,
-                budgets.tolerance_min_bytes if floor is None else floor,
-            ]
-        )
+        entry = None if driver == "(total)" else _budget_for(budgets, driver)
+        if entry is None:
+            tol_rows.append([driver, budgets.tolerance_percent, budgets.tolerance_min_bytes])
+        else:
+            tol_rows.append([driver, entry.tolerance_percent, entry.tolerance_min_bytes])
     con.executemany("INSERT INTO tolerances VALUES (?, ?, ?)", tol_rows).fetchall()
     con.execute(
         "CREATE OR REPLACE TABLE cfg_rules (unbudgeted VARCHAR, has_default BOOLEAN)"
