@@ -1,0 +1,169 @@
+"""A first budget file from measured figures: measured × (1 + headroom), rounded up to tidy sizes.
+
+The text is meant to be reviewed and committed, so it is deterministic (sorted drivers, metrics
+in `METRICS` order, no dates), says in its header how it was made, and notes the measured value
+next to each limit. It is always loadable by `load_budgets`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from fractions import Fraction
+
+from gate.budgets.model import COUNT_METRICS, DEFAULT_DRIVER, DEFAULT_WARN_AT, METRICS
+from gate.units import format_bytes, format_count
+
+__all__ = ["propose_budgets", "tidy_count", "tidy_size", "write_size"]
+
+KiB = 1 << 10
+MiB = 1 << 20
+GiB = 1 << 30
+
+# (smallest value, step it is rounded up to): steps grow with the value so that a limit has
+# about two to four significant binary digits, which reads well and is stable between runs.
+_SIZE_STEPS = ((64 * MiB, MiB), (4 * MiB, 64 * KiB), (64 * KiB, 4 * KiB), (4 * KiB, KiB), (0, 256))
+# A limit of 0 would fail on the first byte; one page is the least a driver is given.
+_MIN_SIZE = 4 * KiB
+_MIN_COUNT = 10
+
+_PLAIN_NAME_RE = re.compile(r"[a-z0-9_][a-z0-9_.\-]*")
+
+
+def tidy_size(value: float) -> int:
+    """`value` rounded up to a tidy binary step: 1 KiB below 64 KiB, 4 KiB below 4 MiB, ..."""
+    wanted = max(math.ceil(value), _MIN_SIZE)
+    step = next(step for lowest, step in _SIZE_STEPS if wanted >= lowest)
+    return -(-wanted // step) * step
+
+
+def tidy_count(value: float) -> int:
+    """`value` rounded up to two significant decimal digits: 1,481 → 1,500."""
+    wanted = max(math.ceil(value), _MIN_COUNT)
+    step = 10 ** max(len(str(wanted)) - 2, 0)
+    return -(-wanted // step) * step
+
+
+def write_size(size: int) -> str:
+    """A size as budget text: in the largest binary unit that divides it, else in bytes."""
+    for unit, name in ((GiB, "GiB"), (MiB, "MiB"), (KiB, "KiB")):
+        if size and size % unit == 0:
+            return f"{size // unit} {name}"
+    return str(size)
+
+
+def _yaml_key(name: str) -> str:
+    # JSON's double-quoted strings are valid YAML, which covers "*" and "(kernel)".
+    return name if _PLAIN_NAME_RE.fullmatch(name) else json.dumps(name)
+
+
+def _proposed(metric: str, measured: float, factor: Fraction) -> int:
+    grown = Fraction(max(measured, 0)) * factor
+    return tidy_count(grown) if metric in COUNT_METRICS else tidy_size(grown)
+
+
+def _written(metric: str, limit: int) -> str:
+    return str(limit) if metric in COUNT_METRICS else write_size(limit)
+
+
+def _shown(metric: str, measured: float) -> str:
+    return format_count(measured) if metric in COUNT_METRICS else format_bytes(measured)
+
+
+def _median(values: list[int]) -> int:
+    ordered = sorted(values)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def propose_budgets(
+    measured: Mapping[str, Mapping[str, float]],
+    totals: Mapping[str, float],
+    headroom: float,
+    metrics: Sequence[str] | None = None,
+    *,
+    window: str | None = None,
+    aggregate: str | None = None,
+) -> str:
+    """Budget YAML text with limits of measured × (1 + headroom), rounded up to tidy sizes.
+
+    `measured` maps driver → metric → aggregated value; `totals` maps metric → value over all
+    drivers. `metrics` limits the proposal to these metrics (default: every metric measured).
+    The `"*"` default gets, per metric, the median of the proposed driver limits, so a new
+    driver that is typical passes while a large one needs its own entry. Give `window` and
+    `aggregate` when the figures were measured with them, so the budgets judge the same way.
+    """
+    if not math.isfinite(headroom) or headroom < 0:
+        raise ValueError(f"headroom {headroom!r} must be 0 or more, e.g. 0.2 for 20%")
+    if metrics is None:
+        seen = {m for values in measured.values() for m in values} | set(totals)
+        chosen = [m for m in METRICS if m in seen]
+    else:
+        unknown = [m for m in metrics if m not in METRICS]
+        if unknown:
+            raise ValueError(f"unknown metric(s) {', '.join(unknown)}: use {', '.join(METRICS)}")
+        chosen = [m for m in METRICS if m in metrics]
+    # Exact arithmetic: in floats 1000 × 1.2 is 1200.0000000000002, which would round up a step.
+    factor = 1 + Fraction(headroom).limit_denominator(10_000)
+
+    drivers: dict[str, dict[str, tuple[int, float]]] = {}
+    for driver in sorted(measured, key=str.lower):
+        name = driver.lower()
+        if name == DEFAULT_DRIVER:
+            continue
+        limits = {
+            metric: (_proposed(metric, value, factor), value)
+            for metric in chosen
+            if (value := measured[driver].get(metric)) is not None and math.isfinite(value)
+        }
+        if limits:
+            drivers[name] = limits
+
+    lines = [
+        "# Budgets proposed by `gate` from measured figures.",
+        f"# Each limit is the measured value plus {headroom * 100:g}% headroom, rounded up to a",
+        '# tidy binary size; "*" gets the median of the proposed limits. Review every limit',
+        "# and add owners before committing. The format is described in docs/budgets.md.",
+        "version: 1",
+    ]
+    if window is not None:
+        lines.append(f'window: "{window}"')
+    if aggregate is not None:
+        lines.append(f"aggregate: {aggregate}")
+    lines.append(f"warn_at: {DEFAULT_WARN_AT * 100:g}%")
+
+    default_lines = []
+    for metric in chosen:
+        # Attribution buckets such as "(kernel)" are not drivers a default would stand for.
+        proposed = [
+            limits[metric][0]
+            for name, limits in drivers.items()
+            if metric in limits and not name.startswith("(")
+        ]
+        if proposed:
+            default_lines.append(f"    {metric}: {_written(metric, _median(proposed))}")
+    if drivers or default_lines:
+        lines.append("drivers:")
+    if default_lines:
+        lines.append(f"  {_yaml_key(DEFAULT_DRIVER)}:  # any driver without its own entry")
+        lines.extend(default_lines)
+    for name, limits in drivers.items():
+        lines.append(f"  {_yaml_key(name)}:")
+        for metric, (limit, value) in limits.items():
+            written = _written(metric, limit)
+            lines.append(f"    {metric}: {written}  # measured {_shown(metric, value)}")
+
+    total_lines = [
+        f"  {metric}: {_written(metric, _proposed(metric, value, factor))}"
+        f"  # measured {_shown(metric, value)}"
+        for metric in chosen
+        if (value := totals.get(metric)) is not None and math.isfinite(value)
+    ]
+    if total_lines:
+        lines.append("totals:")
+        lines.extend(total_lines)
+    if not drivers and not total_lines:
+        # A budget file needs drivers or totals; an empty mapping keeps the text loadable.
+        lines.append("drivers: {}")
+    return "\n".join(lines) + "\n"
