@@ -69,8 +69,6 @@ def _parse_rule(source: str, text: str) -> Rule:
         )
     summary = lines[1].lstrip("- ").strip() if len(lines) > 1 else ""
     body = text.strip().rstrip(";")
-    if ";" in "\n".join(ln for ln in body.splitlines() if not ln.lstrip().startswith("--")):
-        raise RuleContractError(f"{source}: a rule is a single SELECT statement")
     return Rule(match.group(1), match.group(2), source, body, summary)
 
 
@@ -101,6 +99,14 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> list[Finding]:
+    try:
+        statements = con.extract_statements(rule.sql)
+    except duckdb.Error as exc:
+        raise RuleExecutionError(
+            f"{rule.source}: rule {rule.rule_id} failed: {_line(exc)}"
+        ) from None
+    if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
+        raise RuleContractError(f"{rule.source}: rule {rule.rule_id} must be a single SELECT")
     try:
         described = con.execute(f"DESCRIBE {rule.sql}").fetchall()
     except duckdb.Error as exc:
