@@ -341,3 +341,22 @@ def test_missing_file_is_an_input_error(tmp_path):
 
     with pytest.raises(InputError):
         open_etl(tmp_path / "nope.etl")
+
+
+def test_pure_python_walk_matches(etl_bytes, build, monkeypatch):
+    import gate.etl.container as container
+
+    recs = [
+        build["system"](0x02, 0x0E20 + i % 3, 2, i, 2, SYNC + i, b"w" * (i % 50)) for i in range(90)
+    ]
+    path = etl_bytes.write(build["header_buffer"]() + build["buffer"](recs, size=8192))
+    with open_etl(path) as etl:
+        fast = _one(etl)
+    monkeypatch.setattr(container, "_walk_numba", None)
+    with open_etl(path) as etl:
+        slow = _one(etl)
+    assert slow.offset.tolist() == fast.offset.tolist()
+    assert slow.hook_id.tolist() == fast.hook_id.tolist()
+    data = bytearray(path.read_bytes())
+    struct.pack_into("<H", data, 4096 + 0x48 + 4, 3)
+    _raises_at(etl_bytes.write(bytes(data)), 4096 + 0x48, "smaller than")
