@@ -29,6 +29,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 import numpy as np
 
@@ -71,6 +72,43 @@ _STACK_DTYPE = np.dtype(
         ("ref", "u1"),  # 1: a stack-cache key reference, `raw` not yet known
     ]
 )
+
+
+class _Table:
+    """Equal-length numpy columns, rows selected by index like a structured array.
+
+    Columns are kept apart because gathering rows of a packed structured array is several times
+    slower than gathering each column.
+    """
+
+    def __init__(self, columns: dict[str, np.ndarray]) -> None:
+        self.columns = columns
+
+    @classmethod
+    def empty(cls, dtype: np.dtype, n: int = 0) -> _Table:
+        return cls({name: np.empty(n, dtype=dtype[name]) for name in dtype.names or ()})
+
+    @classmethod
+    def concat(cls, tables: list[_Table], dtype: np.dtype) -> _Table:
+        if not tables:
+            return cls.empty(dtype)
+        return cls({k: np.concatenate([t.columns[k] for t in tables]) for k in dtype.names or ()})
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values())))
+
+    def __getitem__(self, key: str | np.ndarray | slice) -> Any:
+        if isinstance(key, str):
+            return self.columns[key]
+        return _Table({k: v[key] for k, v in self.columns.items()})
+
+    def __setitem__(self, key: str, value: object) -> None:
+        self.columns[key][...] = value
+
+    def copy(self) -> _Table:
+        return _Table({k: v.copy() for k, v in self.columns.items()})
+
+
 _IMAGE_KINDS = {
     D.HOOK_IMAGE_DC_START: "dcstart",
     D.HOOK_IMAGE_LOAD: "load",
@@ -211,8 +249,9 @@ class EtlDecoder:
         self.events_lost_buffers = 0
         self.buffer_lost_buffers = 0
         self.stacks = StackTable()
-        self._pool: list[np.ndarray] = []
-        self._stack_parts: list[np.ndarray] = []
+        self.stacks_unmatched = 0
+        self._pool: list[_Table] = []
+        self._stack_parts: list[_Table] = []
         self._ref_keys: list[np.ndarray] = []
         self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._image_events: list[tuple] = []
@@ -280,7 +319,7 @@ class EtlDecoder:
         ps: int,
     ) -> None:
         if category in ("pool_alloc", "pool_free"):
-            rows = np.empty(len(idx), dtype=_POOL_DTYPE)
+            rows = _Table.empty(_POOL_DTYPE, len(idx))
             rows["ts"] = b.timestamp[idx]
             rows["cpu"] = b.cpu[idx]
             rows["record_index"] = b.record_index[idx]
@@ -371,8 +410,8 @@ class EtlDecoder:
         user: np.ndarray,
         *,
         ref: bool,
-    ) -> np.ndarray:
-        rows = np.empty(len(idx), dtype=_STACK_DTYPE)
+    ) -> _Table:
+        rows = _Table.empty(_STACK_DTYPE, len(idx))
         rows["ts"] = cols["event_timestamp"]
         rows["header_ts"] = b.timestamp[idx]
         rows["buffer_seq"] = b.buffer_seq[idx]
@@ -454,7 +493,7 @@ class EtlDecoder:
 
     # --- stacks -------------------------------------------------------------------------------
 
-    def _resolve_refs(self, parts: np.ndarray) -> np.ndarray:
+    def _resolve_refs(self, parts: _Table) -> _Table:
         """Replace key references by raw stack ids from the definitions.
 
         A key may be reused after its definition was deleted (evicted), so a reference takes the
@@ -493,80 +532,144 @@ class EtlDecoder:
         parts["raw"][refs] = resolved
         return parts[parts["raw"] >= 0]
 
-    def _combine_parts(self, parts: np.ndarray) -> np.ndarray:
+    def _combine_parts(self, parts: _Table) -> _Table:
         """One row per logged event stack: a kernel part followed by its user part(s).
 
         Parts of one event share its timestamp and thread. Two kernel parts under one key are two
-        events (e.g. an allocation and a free in the same clock tick) and stay separate.
+        events (e.g. an allocation and a free in the same clock tick) and stay separate. Only
+        rows that share a key are regrouped; the common case costs one two-key sort.
         """
-        if len(parts) == 0:
+        if len(parts) < 2:
             return parts
-        order = np.lexsort(
-            (
-                parts["record_index"],
-                parts["buffer_seq"],
-                parts["cpu"],
-                parts["user"],
-                parts["thread"],
-                parts["ts"],
-            )
-        )
-        parts = parts[order]
-        same = (parts["ts"][1:] == parts["ts"][:-1]) & (parts["thread"][1:] == parts["thread"][:-1])
-        if not same.any():
+        o = np.lexsort((parts["thread"], parts["ts"]))
+        ts, th = parts["ts"][o], parts["thread"][o]
+        dup = (ts[1:] == ts[:-1]) & (th[1:] == th[:-1])
+        if not dup.any():
             return parts
+        involved = o[np.concatenate([dup, [False]]) | np.concatenate([[False], dup])]
+        sub = parts[involved]
+        so = np.lexsort(
+            (sub["record_index"], sub["buffer_seq"], sub["cpu"], sub["user"], sub["thread"],
+             sub["ts"])
+        )  # fmt: skip
+        rows = involved[so]
+        sub = sub[so]
+        same = (sub["ts"][1:] == sub["ts"][:-1]) & (sub["thread"][1:] == sub["thread"][:-1])
         starts = np.flatnonzero(np.concatenate([[True], ~same]))
-        ends = np.append(starts[1:], len(parts))
+        ends = np.append(starts[1:], len(sub))
         keep = np.ones(len(parts), dtype=bool)
-        for s, e in zip(starts[ends - starts > 1], ends[ends - starts > 1], strict=True):
-            group = parts[s:e]
+        raw = parts["raw"].copy()
+        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
+            group = sub[s:e]
             kernel = np.flatnonzero(group["user"] == 0)
             user = np.flatnonzero(group["user"] == 1)
             if len(kernel) == 1 and len(user):
                 frames = [self.stacks.frames[r] for r in group["raw"][np.r_[kernel, user]]]
-                parts["raw"][s + kernel[0]] = self.stacks.add(np.concatenate(frames))
-                keep[s + user] = False
+                raw[rows[s + kernel[0]]] = self.stacks.add(np.concatenate(frames))
+                keep[rows[s + user]] = False
             elif len(kernel) == 0:
-                keep[s + user[1:]] = False
+                keep[rows[s + user[1:]]] = False
             else:
-                keep[s + user] = False
+                keep[rows[s + user]] = False
+        parts = parts.copy()
+        parts["raw"] = raw
         dropped = int((~keep).sum())
         if dropped:
-            self.notes.append(f"{dropped} user-mode stack parts without a single kernel part")
+            self.notes.append(f"{dropped} user-mode stack parts not joined to a kernel part")
         return parts[keep]
 
     @staticmethod
-    def _match(pool: np.ndarray, stacks: np.ndarray, pool_sel: np.ndarray, by: str) -> np.ndarray:
-        """For each selected pool event, the index of its stack in `stacks` or -1.
+    def _stream_positions(*tables: _Table) -> list[np.ndarray]:
+        """A uint64 per record that orders each processor's stream: cpu | buffer seq | index.
 
-        A stack belongs to the nearest pool event before it in its processor's stream with the
-        same raw timestamp and the same thread (`by='thread'`) or processor (`by='cpu'`).
+        Buffer sequence numbers are used as they are when they fit 31 bits, else ranked.
         """
-        out = np.full(len(pool_sel), -1, dtype=np.int64)
-        if len(pool_sel) == 0 or len(stacks) == 0:
-            return out
-        p, s = pool[pool_sel], stacks
-        n_p = len(p)
-        _, trank = np.unique(np.concatenate([p["ts"], s["ts"]]), return_inverse=True)
-        other = np.concatenate([p[by], s[by]]).astype(np.int64) & 0xFFFFFFFF
+        bseq = np.concatenate([t["buffer_seq"] for t in tables])
+        if len(bseq) and (bseq.min() < 0 or bseq.max() >= 1 << 31):
+            bseq = np.unique(bseq, return_inverse=True)[1].reshape(-1)
+        out, lo = [], 0
+        for t in tables:
+            b = bseq[lo : lo + len(t)].astype(np.uint64)
+            lo += len(t)
+            pos = (t["cpu"].astype(np.uint64) & np.uint64(0x7FF)) << np.uint64(53)
+            pos |= b << np.uint64(22)
+            pos |= t["record_index"].astype(np.uint64) & np.uint64((1 << 22) - 1)
+            out.append(pos)
+        return out
+
+    @staticmethod
+    def _match(
+        pool: _Table,
+        pool_pos: np.ndarray,
+        stacks: _Table,
+        stack_pos: np.ndarray,
+        by: str,
+        taken: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(pool index, stack index) pairs: each stack's nearest pool event before it in its
+        processor's stream with the same raw timestamp and thread (`by='thread'`) or processor
+        (`by='cpu'`). A pool event takes the first such stack; `taken` ones take none."""
+        none = np.zeros(0, dtype=np.int64)
+        if len(pool) == 0 or len(stacks) == 0:
+            return none, none
+        n_p = len(pool)
+        _, trank = np.unique(np.concatenate([pool["ts"], stacks["ts"]]), return_inverse=True)
+        other = np.concatenate([pool[by], stacks[by]]).astype(np.int64) & 0xFFFFFFFF
         mkey = trank.reshape(-1).astype(np.int64) << 32 | other
-        cpu = np.concatenate([p["cpu"], s["cpu"]])
-        bseq = np.concatenate([p["buffer_seq"], s["buffer_seq"]])
-        rind = np.concatenate([p["record_index"], s["record_index"]])
-        order = np.lexsort((rind, bseq, cpu, mkey))
+        order = np.lexsort((np.concatenate([pool_pos, stack_pos]), mkey))
         is_pool = order < n_p
-        pos = np.arange(len(order))
-        last_pool = np.maximum.accumulate(np.where(is_pool, pos, -1))
+        last_pool = np.maximum.accumulate(np.where(is_pool, np.arange(len(order)), -1))
         sk = np.flatnonzero(~is_pool)
         cand = last_pool[sk]
         valid = cand >= 0
         valid[valid] &= mkey[order[cand[valid]]] == mkey[order[sk[valid]]]
         pool_idx = order[cand[valid]]
         stack_idx = order[sk[valid]] - n_p
-        # A pool event takes the first stack after it; later ones stay unmatched.
         _, first = np.unique(pool_idx, return_index=True)
-        out[pool_idx[first]] = stack_idx[first]
-        return out
+        pool_idx, stack_idx = pool_idx[first], stack_idx[first]
+        free = ~taken[pool_idx]
+        return pool_idx[free], stack_idx[free]
+
+    def _match_stacks(self, pool: _Table, stacks: _Table) -> np.ndarray:
+        """The raw stack id of each pool event, or -1.
+
+        Fast path: a stack logged as the very next record of its event's buffer, with the same
+        timestamp and thread (or, for events without a thread id, necessarily the same
+        processor). The rest goes through the general rule in `_match`, restricted to pool
+        events whose timestamp some leftover stack carries.
+        """
+        raw_of_event = np.full(len(pool), -1, dtype=np.int64)
+        if len(pool) == 0 or len(stacks) == 0:
+            self.stacks_unmatched = len(stacks)
+            return raw_of_event
+        pool_pos, stack_pos = self._stream_positions(pool, stacks)
+        by_pos = np.argsort(pool_pos)
+        sorted_pos = pool_pos[by_pos]
+        j = np.minimum(np.searchsorted(sorted_pos, stack_pos - np.uint64(1)), len(pool) - 1)
+        cand = by_pos[j]
+        ok = (sorted_pos[j] == stack_pos - np.uint64(1)) & (pool["ts"][cand] == stacks["ts"])
+        ok &= (pool["thread"][cand] < 0) | (pool["thread"][cand] == stacks["thread"])
+        raw_of_event[cand[ok]] = stacks["raw"][ok]
+        matched = ok.copy()
+
+        left = np.flatnonzero(~ok)
+        if len(left):
+            lts = np.unique(stacks["ts"][left])
+            k = np.minimum(np.searchsorted(lts, pool["ts"]), len(lts) - 1)
+            near = np.flatnonzero(lts[k] == pool["ts"])
+            taken = raw_of_event >= 0
+            for by, sel in (
+                ("thread", near[pool["thread"][near] >= 0]),
+                ("cpu", near[pool["thread"][near] < 0]),
+            ):
+                free = left[~matched[left]]
+                pi, si = self._match(
+                    pool[sel], pool_pos[sel], stacks[free], stack_pos[free], by, taken[sel]
+                )
+                raw_of_event[sel[pi]] = stacks["raw"][free[si]]
+                matched[free[si]] = True
+        self.stacks_unmatched = int((~matched).sum())
+        return raw_of_event
 
     # --- image maps ---------------------------------------------------------------------------
 
@@ -606,28 +709,14 @@ class EtlDecoder:
 
     def pool_columns(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]]]:
         """Pool events in trace order with final stack ids, and the new stacks' frames."""
-        pool = np.concatenate(self._pool) if self._pool else np.zeros(0, _POOL_DTYPE)
+        pool = _Table.concat(self._pool, _POOL_DTYPE)
         self._pool = []
-        order = np.lexsort((pool["record_index"], pool["buffer_seq"], pool["cpu"], pool["ts"]))
-        pool = pool[order]
-        raw_of_event = np.full(len(pool), -1, dtype=np.int64)
-        parts = (
-            np.concatenate(self._stack_parts) if self._stack_parts else np.zeros(0, _STACK_DTYPE)
-        )
+        (pos,) = self._stream_positions(pool)
+        pool = pool[np.lexsort((pos, pool["ts"]))]
+        parts = _Table.concat(self._stack_parts, _STACK_DTYPE)
         self._stack_parts = []
         stacks = self._combine_parts(self._resolve_refs(parts))
-        matched = np.zeros(len(stacks), dtype=bool)
-        for by, sel in (
-            ("thread", np.flatnonzero(pool["thread"] >= 0)),
-            ("cpu", np.flatnonzero(pool["thread"] < 0)),
-        ):
-            free_stacks = np.flatnonzero(~matched)
-            m = self._match(pool, stacks[free_stacks], sel, by)
-            hit = m >= 0
-            raw_of_event[sel[hit]] = stacks["raw"][free_stacks[m[hit]]]
-            matched[free_stacks[m[hit]]] = True
-        self.stacks_unmatched = int((~matched).sum())
-        self.stacks_matched = int(matched.sum())
+        raw_of_event = self._match_stacks(pool, stacks)
 
         stack_id = np.full(len(pool), -1, dtype=np.int64)
         frames_out: list[tuple[np.ndarray, list[str], np.ndarray]] = []
@@ -731,7 +820,7 @@ class EtlDecoder:
                 f"{snap} pool snapshot rundown records (layout unverified); outstanding "
                 "allocations at trace start are not emitted as pool events"
             )
-        if getattr(self, "stacks_unmatched", 0):
+        if self.stacks_unmatched:
             notes.append(f"{self.stacks_unmatched} stacks not matched to a pool event")
         return notes
 
