@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 from gate.inputs.scenario import generate, parse_scenario, scenario_chunks
 from gate.sql import ModelConfig, build_model
@@ -80,3 +83,9 @@ def allocations(doc: dict[str, Any], config: ModelConfig | None = None) -> list[
             "SELECT alloc_seq, alloc_s, free_s, free_kind, driver, attribution, call_site "
             "FROM allocations ORDER BY alloc_seq"
         ).fetchall()
+
+
+def write_scenario(folder: Path, name: str, doc: dict[str, Any]) -> Path:
+    path = folder / name
+    path.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    return path
