@@ -503,3 +503,12 @@ def test_every_problem_of_every_file_in_one_error(tmp_path):
     ]
     assert isinstance(caught.value, GateError)
     assert str(caught.value) == "\n".join(caught.value.problems)
+
+
+def test_the_documented_example_loads(tmp_path):
+    docs = Path(__file__).resolve().parents[2] / "docs" / "budgets.md"
+    example = docs.read_text(encoding="utf-8").split("```yaml\n", 1)[1].split("```", 1)[0]
+    write(tmp_path, "pooltag.txt", "")
+    budgets = load_budgets([write(tmp_path, "example.yaml", example)], today=date(2025, 7, 1))
+    assert set(budgets.drivers) == {"acpi.sys", "storport.sys"}
+    assert budgets.active_waiver("storport.sys", "nonpaged_impacting_bytes") is not None
