@@ -2,8 +2,8 @@
 
 The files are composed into PyYAML nodes rather than loaded into Python objects, so that every
 value keeps the line and column it was written at and PyYAML's own conversions (`yes` → True,
-`1_000` → 1000, `2025-06-30` → date, silently merged duplicate keys) never happen behind the
-user's back: each scalar is read from the text as written.
+`0x1000` → 4096, `1:30` → 90, `2025-06-30` → date, the last of two duplicate keys silently
+winning) never happen behind the user's back: each scalar is read from the text as written.
 
 Every problem is one line, `file:line:column: key 'a.b.c': problem`, with 1-based positions.
 Problems from all files are collected first and raised together, ordered by file and line.
@@ -355,7 +355,7 @@ def _read_file(path: Path, source: _Source, problems: _Problems) -> Node | None:
         problems.whole_file(source, "no such file")
         return None
     except IsADirectoryError:
-        problems.whole_file(source, "is a directory, not a budget file")
+        problems.whole_file(source, "a folder without *.yaml or *.yml files")
         return None
     except OSError as exc:
         problems.whole_file(source, f"cannot read: {exc.strerror or exc}")
@@ -841,16 +841,26 @@ def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> Budge
 
 
 def expand_budget_paths(paths: Iterable[Path | str]) -> list[Path]:
-    """The paths as given, with each folder replaced by its `*.yaml` and `*.yml` files, sorted."""
+    """The paths as given, with each folder replaced by its `*.yaml` and `*.yml` files, sorted.
+
+    A file named twice (`budgets/ budgets/a.yaml`) is read once; otherwise every driver in it
+    would be reported as defined twice.
+    """
     expanded: list[Path] = []
+    seen: set[Path] = set()
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             found = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
             # An empty folder stays in the list so that the loader reports it.
-            expanded.extend(found or [path])
+            candidates = found or [path]
         else:
-            expanded.append(path)
+            candidates = [path]
+        for candidate in candidates:
+            key = candidate.resolve()
+            if key not in seen:
+                seen.add(key)
+                expanded.append(candidate)
     return expanded
 
 

@@ -207,7 +207,7 @@ def test_check_budgets_expands_folders(tmp_path):
     write(tmp_path, "b.yaml", "drivers:\n  b.sys: {owner: y}\n")
     write(tmp_path, "a.yml", "drivers:\n  a.sys: {owner: x}\n")
     write(tmp_path, "notes.txt", "not a budget file")
-    budgets = check_budgets([tmp_path])
+    budgets = check_budgets([tmp_path, tmp_path / "a.yml"])
     assert budgets.files == ((tmp_path / "a.yml").as_posix(), (tmp_path / "b.yaml").as_posix())
 
 
@@ -512,3 +512,9 @@ def test_the_documented_example_loads(tmp_path):
     budgets = load_budgets([write(tmp_path, "example.yaml", example)], today=date(2025, 7, 1))
     assert set(budgets.drivers) == {"acpi.sys", "storport.sys"}
     assert budgets.active_waiver("storport.sys", "nonpaged_impacting_bytes") is not None
+
+
+def test_folder_without_budget_files(tmp_path):
+    folder = tmp_path / "budgets"
+    folder.mkdir()
+    assert problems([folder]) == [f"{folder.as_posix()}: a folder without *.yaml or *.yml files"]
