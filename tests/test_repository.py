@@ -1,0 +1,49 @@
+"""The repository checks itself: examples stay in step, rules and model SQL stay documented."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from conftest import REPO, SAMPLE
+
+from gate.budgets.loader import load_budgets
+from gate.rules.runner import builtin_rules
+
+
+def test_budgets_folder_examples_match_the_bundled_sample() -> None:
+    pairs = [("example.yaml", "budgets.yaml"), ("example.baseline.json", "baseline.json")]
+    for mine, bundled in pairs:
+        assert (REPO / "budgets" / mine).read_bytes() == (SAMPLE / bundled).read_bytes(), mine
+
+
+def test_example_budgets_are_valid() -> None:
+    budgets = load_budgets([REPO / "budgets" / "example.yaml"])
+    assert "contosonet.sys" in budgets.drivers
+
+
+def test_every_rule_has_an_id_a_summary_and_the_contract_line() -> None:
+    rules = builtin_rules()
+    assert len({r.rule_id for r in rules}) == len(rules)
+    for rule in rules:
+        assert rule.summary, rule.source
+        assert "-- Contract: rule_id, driver, metric" in rule.sql, rule.source
+        assert "SELECT *" not in rule.sql.upper(), rule.source
+
+
+def test_model_tables_have_column_comments() -> None:
+    folder = REPO / "gate" / "sql" / "model"
+    for path in sorted(folder.glob("*.sql")):
+        text = path.read_text()
+        assert text.startswith("--"), f"{path.name}: starts with a header comment"
+        for match in re.finditer(r"CREATE OR REPLACE TABLE (\w+)", text):
+            name = match.group(1)
+            if name.startswith("_"):
+                continue
+            before = text[: match.start()].rstrip().splitlines()
+            assert before and before[-1].startswith("--"), f"{path.name}: {name} is documented"
+
+
+def test_no_rule_or_model_file_drops_data() -> None:
+    for path in Path(REPO / "gate").rglob("*.sql"):
+        assert not re.search(r"\bDROP\s+(?!TABLE _)", path.read_text(), re.I), path
