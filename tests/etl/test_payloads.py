@@ -125,11 +125,26 @@ def _image_fixture(version: int, ps: int) -> bytes:
     if version == 1:
         return struct.pack(f"<{p}{p}I", base, 0x5000, 0) + _w(NAME)
     if version == 2:
-        fixed = struct.pack(f"<{p}{p}IIII{p}IIII", base, 0x5000, 0, 0xC0DE, 0x5F00_0000, 0,
-                            base, 0, 0, 0, 0)  # fmt: skip
+        fixed = struct.pack(
+            f"<{p}{p}IIII{p}IIII", base, 0x5000, 0, 0xC0DE, 0x5F00_0000, 0, base, 0, 0, 0, 0
+        )
         return fixed + _w(NAME)
-    fixed = struct.pack(f"<{p}{p}IIIBBH{p}IIII", base, 0x5000, 4, 0xC0DE, 0x5F00_0000,
-                        0x0C, 0x01, 0, base, 0, 0, 0, 0)  # fmt: skip
+    fixed = struct.pack(
+        f"<{p}{p}IIIBBH{p}IIII",
+        base,
+        0x5000,
+        4,
+        0xC0DE,
+        0x5F00_0000,
+        0x0C,
+        0x01,
+        0,
+        base,
+        0,
+        0,
+        0,
+        0,
+    )
     return fixed + _w(NAME)
 
 
@@ -195,8 +210,12 @@ def test_stack_walk(ps: int) -> None:
     assert cols["stack_thread"].tolist() == [1008, 7, 11]
     assert cols["frame_offsets"].tolist() == [0, 3, 3, 4]
     assert cols["frames"].tolist() == [*frames, frames[0]]
-    assert P.encode(P.STACK_WALK, ps, frames, EventTimeStamp=123456789, StackProcess=4,
-                    StackThread=1008) == a  # fmt: skip
+    assert (
+        P.encode(
+            P.STACK_WALK, ps, frames, EventTimeStamp=123456789, StackProcess=4, StackThread=1008
+        )
+        == a
+    )
 
 
 @pytest.mark.parametrize("ps", [4, 8])
@@ -221,8 +240,12 @@ def test_stack_key_reference_and_definition(ps: int) -> None:
         assert cols["frames"].tolist() == frames
         assert cols["frame_offsets"].tolist() == [0, 2]
     assert P.encode(P.STACK_DEFINITION, ps, frames, StackKey=key) == definition
-    assert P.encode(P.STACK_KEY_REF, ps, EventTimeStamp=777, StackProcess=4, StackThread=1012,
-                    StackKey=key) == ref  # fmt: skip
+    assert (
+        P.encode(
+            P.STACK_KEY_REF, ps, EventTimeStamp=777, StackProcess=4, StackThread=1012, StackKey=key
+        )
+        == ref
+    )
 
 
 # --- names and PDB identity -------------------------------------------------------------------
@@ -285,15 +308,30 @@ def test_event_codes_map_guid_headers_to_kernel_hooks() -> None:
     image_guid = L.KERNEL_GROUP_GUIDS[0x14]
     other = uuid.uuid4()
     header_type = np.array(
-        [L.HT_SYSTEM64, L.HT_PERFINFO64, L.HT_FULL_HEADER32, L.HT_FULL_HEADER32,
-         L.HT_FULL_HEADER64, L.HT_FULL_HEADER64, L.HT_EVENT_HEADER64], dtype=np.uint8,
-    )  # fmt: skip
+        [
+            L.HT_SYSTEM64,
+            L.HT_PERFINFO64,
+            L.HT_FULL_HEADER32,
+            L.HT_FULL_HEADER32,
+            L.HT_FULL_HEADER64,
+            L.HT_FULL_HEADER64,
+            L.HT_EVENT_HEADER64,
+        ],
+        dtype=np.uint8,
+    )
     hook = np.array([0x0E20, 0x1403, 10, 3, 36, 1, 5], dtype=np.uint16)
     gidx = np.array([-1, -1, 0, 0, 1, 2, 1], dtype=np.int32)
     guids = [image_guid, D.KERNEL_TRACE_CONTROL, other]
     codes, keys = D.event_codes(header_type, hook, gidx, guids)
     resolved = [D.key_for_code(int(c), keys) for c in codes]
-    assert resolved == [0x0E20, 0x1403, 0x030A, 0x1403, (D.KERNEL_TRACE_CONTROL, 36), (other, 1),
-                        None]  # fmt: skip
+    assert resolved == [
+        0x0E20,
+        0x1403,
+        0x030A,
+        0x1403,
+        (D.KERNEL_TRACE_CONTROL, 36),
+        (other, 1),
+        None,
+    ]
     assert D.event_name(0x0E20) == "pool alloc (0x0e20)"
     assert D.event_name(0x0999).endswith("(0x0999)")
