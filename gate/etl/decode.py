@@ -101,12 +101,7 @@ def gather_pointers(
 def read_wstr(data: np.ndarray, start: int, end: int) -> str:
     """A NUL-terminated UTF-16LE string in data[start:end]; a missing terminator ends at `end`."""
     raw = data[start:end].tobytes()
-    n = len(raw) & ~1
-    for i in range(0, n, 2):
-        if raw[i] == 0 and raw[i + 1] == 0:
-            n = i
-            break
-    return raw[:n].decode("utf-16-le", errors="replace")
+    return raw[: len(raw) & ~1].decode("utf-16-le", errors="replace").split("\0", 1)[0]
 
 
 def read_astr(data: np.ndarray, start: int, end: int) -> str:
