@@ -142,9 +142,8 @@ def _table(checks: list[Check], width: int, color: bool) -> list[str]:
             parts.append(text)
         return _GAP.join(parts).rstrip()
 
-    header = _GAP.join(
-        col.title.rjust(w) if col.right else col.title.ljust(w) for col, w in kept
-    ).rstrip()
+    titles = [(col, truncate(col.title, w), w) for col, w in kept]
+    header = _GAP.join(t.rjust(w) if col.right else t.ljust(w) for col, t, w in titles).rstrip()
     lines = [f"{_BOLD}{header}{_RESET}" if color else header]
     for i, check in enumerate(checks):
         lines.append(row([col.cells[i] for col, _ in kept], check.outcome))
@@ -177,9 +176,16 @@ def _fit(columns: list[_Column], width: int) -> list[int]:
             widths[max(slack)[1]] -= 1
             continue
         droppable = [i for i, c in enumerate(columns) if c.droppable and widths[i] > 0]
-        if not droppable:
+        if droppable:
+            widths[droppable[-1]] = 0
+            continue
+        # Very narrow terminals: shorten any text column, the outcome word included.
+        last_resort = [
+            (widths[i], i) for i, c in enumerate(columns) if not c.right and widths[i] > 4
+        ]
+        if not last_resort:
             break
-        widths[droppable[-1]] = 0
+        widths[max(last_resort)[1]] -= 1
     return widths
 
 

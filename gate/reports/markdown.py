@@ -46,6 +46,12 @@ _OUTCOME_ICON = {
 }
 
 _CELL_CAP = 160
+# Bytes kept free for the lines that say what was left out and the section heading.
+_NOTE_RESERVE = 512
+_TABLE_HEADER = (
+    "| Outcome | Driver | Metric | Observed | Limit | Baseline | Delta | Owner |",
+    "|---|---|---|---:|---:|---:|---:|---|",
+)
 _LIST_CAP = 10  # findings, tags and call sites shown per failing check
 
 # Characters that start emphasis, links, HTML, entities, strikethrough or end a table cell.
@@ -63,19 +69,32 @@ def render_markdown(
 
     head = _headline(verdict)
     tail = _traces(verdict, max_rows) + _run(verdict)
-    details = [_details(c, verdict) for c in failing]
-    rows = min(max_rows, len(ordered))
+    rows = [_row(c) for c in ordered[:max_rows]]
 
-    while True:
-        text = _assemble(head, _table(ordered, rows), details, len(failing), tail)
-        if _size(text) <= max_bytes:
-            return text
-        if details:
-            details.pop()
-        elif rows > 0:
-            rows = rows // 2 if rows > 1 else 0
-        else:
-            return _cut(text, max_bytes)
+    # Rows are kept before details: the table is the part every reader looks at. Sizes are
+    # summed rather than re-rendered so that thousands of failures stay linear.
+    budget = max_bytes - _size("\n".join(head + tail)) - _NOTE_RESERVE
+    budget -= _size("\n".join(_TABLE_HEADER)) + 1
+    kept = 0
+    for row in rows:
+        cost = _size(row) + 1
+        if cost > budget:
+            break
+        budget -= cost
+        kept += 1
+    details: list[str] = []
+    for check in failing:
+        block = _details(check, verdict)
+        cost = _size(block) + 2
+        if cost > budget:
+            break
+        budget -= cost
+        details.append(block)
+
+    text = _assemble(head, _table(ordered, rows[:kept]), details, len(failing), tail)
+    if _size(text) > max_bytes:
+        return _cut(text, max_bytes)
+    return text
 
 
 def _size(text: str) -> int:
@@ -123,27 +142,26 @@ def _headline(verdict: Verdict) -> list[str]:
     ]
 
 
-def _table(ordered: list[Check], rows: int) -> list[str]:
+def _row(c: Check) -> str:
+    m = c.metric
+    cells = [
+        f"{_OUTCOME_ICON[c.outcome]} {outcome_word(c.outcome)}",
+        _code(c.driver, in_table=True),
+        _code(m, in_table=True),
+        format_value(m, c.observed),
+        format_value(m, c.limit),
+        format_value(m, c.baseline),
+        delta_text(c) or "—",
+        _escape(c.owner) if c.owner else "—",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _table(ordered: list[Check], rows: list[str]) -> list[str]:
     if not ordered:
         return ["_No checks ran._"]
-    lines = [
-        "| Outcome | Driver | Metric | Observed | Limit | Baseline | Delta | Owner |",
-        "|---|---|---|---:|---:|---:|---:|---|",
-    ]
-    for c in ordered[:rows]:
-        m = c.metric
-        cells = [
-            f"{_OUTCOME_ICON[c.outcome]} {outcome_word(c.outcome)}",
-            _code(c.driver, in_table=True),
-            _code(m, in_table=True),
-            format_value(m, c.observed),
-            format_value(m, c.limit),
-            format_value(m, c.baseline),
-            delta_text(c) or "—",
-            _escape(c.owner) if c.owner else "—",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    left_out = ordered[rows:]
+    lines = [*_TABLE_HEADER, *rows]
+    left_out = ordered[len(rows) :]
     if left_out:
         counts = Counter(c.outcome for c in left_out)
         breakdown = ", ".join(f"{counts[o]} {outcome_word(o)}" for o in OUTCOME_ORDER if counts[o])
