@@ -28,6 +28,7 @@ __all__ = [
     "one_line",
     "ordered_for_machines",
     "outcome_word",
+    "plural",
     "status_word",
     "summary_phrase",
     "truncate",
@@ -164,6 +165,11 @@ def _first_message(check: Check) -> str:
         if finding.outcome is check.outcome and finding.message:
             return finding.message
     return ""
+
+
+def plural(n: int, noun: str) -> str:
+    """`1 trace`, `2 traces`."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def outcome_word(outcome: Outcome) -> str:

@@ -16,6 +16,7 @@ from gate.reports.common import (
     format_value,
     one_line,
     outcome_word,
+    plural,
     status_word,
     summary_phrase,
     truncate,
@@ -26,6 +27,7 @@ __all__ = ["MAX_PASS_ROWS", "render_console"]
 
 MAX_PASS_ROWS = 15
 _MAX_REASONS = 20
+_REASON_LINES = 4
 _MIN_WIDTH = 40
 _GAP = "  "
 
@@ -84,7 +86,16 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
     if reasons:
         lines.append("")
         for check in reasons[:_MAX_REASONS]:
-            lines.append(_style(truncate(_reason(check), width), check.outcome, color))
+            # Wrapped, not cut: the judge's explanation is at the end of the line.
+            wrapped = textwrap.wrap(
+                _reason(check),
+                width,
+                subsequent_indent="    ",
+                break_on_hyphens=False,
+                max_lines=_REASON_LINES,
+                placeholder=" …",
+            )
+            lines += [_style(part, check.outcome, color) for part in wrapped]
         if len(reasons) > _MAX_REASONS:
             lines.append(f"… {len(reasons) - _MAX_REASONS} more")
 
@@ -92,7 +103,7 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
     baseline = verdict.baseline_source or "none"
     run = (
         f"window {verdict.window}, aggregate {verdict.aggregate} over "
-        f"{len(verdict.traces)} traces, baseline {baseline}"
+        f"{plural(len(verdict.traces), 'trace')}, baseline {baseline}"
     )
     lines += textwrap.wrap(one_line(run), width, break_on_hyphens=False)
     status = status_word(verdict)

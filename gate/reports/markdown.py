@@ -21,6 +21,7 @@ from gate.reports.common import (
     format_value,
     one_line,
     outcome_word,
+    plural,
     status_word,
     summary_phrase,
     waiver_text,
@@ -137,7 +138,7 @@ def _headline(verdict: Verdict) -> list[str]:
         f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}",
         "",
         f"Exit code {int(verdict.exit_code)} · window {_code(verdict.window)}"
-        f" · aggregate {_code(verdict.aggregate)} over {len(verdict.traces)} traces",
+        f" · aggregate {_code(verdict.aggregate)} over {plural(len(verdict.traces), 'trace')}",
         "",
     ]
 
@@ -176,7 +177,7 @@ def _details(check: Check, verdict: Verdict) -> str:
     summary = html.escape(check_headline(check, limit=300), quote=False)
     icon = _OUTCOME_ICON[check.outcome]
     lines = [f"<details><summary>{icon} {summary}</summary>", ""]
-    facts = [f"seen in {check.traces_seen} of {len(verdict.traces)} traces"]
+    facts = [f"seen in {check.traces_seen} of {plural(len(verdict.traces), 'trace')}"]
     if check.budget_file:
         where = check.budget_file
         if check.budget_line is not None:

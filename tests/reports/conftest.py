@@ -350,5 +350,7 @@ def _check_golden(name: str, actual: str) -> None:
         path.write_bytes(actual.encode("utf-8"))
         return
     assert path.exists(), f"{path} is missing: run with GATE_UPDATE_GOLDEN=1 to create it"
-    expected = path.read_bytes().decode("utf-8")
+    # A Windows checkout with core.autocrlf may turn the golden's LF into CRLF; the renderers
+    # always write LF, so compare the text, not the checkout's line endings.
+    expected = path.read_bytes().decode("utf-8").replace("\r\n", "\n")
     assert actual == expected, f"{name} differs from its golden file (GATE_UPDATE_GOLDEN=1)"
