@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import pytest
 
@@ -11,6 +12,9 @@ from gate.reports.console import MAX_PASS_ROWS
 from gate.rules.results import Check, Outcome, Verdict
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+# Compares with golden/<name>, or rewrites it when GATE_UPDATE_GOLDEN=1 (conftest.py).
+GoldenCheck = Callable[[str, str], None]
 
 
 def _passes(n: int, *extra: Check) -> Verdict:
@@ -21,11 +25,11 @@ def _passes(n: int, *extra: Check) -> Verdict:
     return Verdict([*checks, *extra], [], "whole trace", "max", [], None, "0")
 
 
-def test_golden_plain(verdict: Verdict, golden) -> None:
+def test_golden_plain(verdict: Verdict, golden: GoldenCheck) -> None:
     golden("verdict.console.txt", render_console(verdict, color=False, width=120))
 
 
-def test_golden_colour(verdict: Verdict, golden) -> None:
+def test_golden_colour(verdict: Verdict, golden: GoldenCheck) -> None:
     golden("verdict.console-color.txt", render_console(verdict, color=True, width=100))
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from gate.reports import render_json
 from gate.rules.results import Check, Outcome, Verdict
 
+# Compares with golden/<name>, or rewrites it when GATE_UPDATE_GOLDEN=1 (conftest.py).
+GoldenCheck = Callable[[str, str], None]
 
-def test_golden(verdict: Verdict, golden) -> None:
+
+def test_golden(verdict: Verdict, golden: GoldenCheck) -> None:
     golden("verdict.json", render_json(verdict))
 
 

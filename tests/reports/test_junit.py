@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -24,6 +25,9 @@ NOT_IN_XSD = {
     "testcase": {"file", "line", "owner"},
 }
 
+# Compares with golden/<name>, or rewrites it when GATE_UPDATE_GOLDEN=1 (conftest.py).
+GoldenCheck = Callable[[str, str], None]
+
 
 def _cases(xml: str) -> list[ET.Element]:
     return list(ET.fromstring(xml.encode("utf-8")).iter("testcase"))
@@ -41,7 +45,7 @@ def _parse_junitparser(xml: str, tmp_path: Path) -> JUnitXml:
     return JUnitXml.fromfile(str(path))
 
 
-def test_golden(verdict: Verdict, golden) -> None:
+def test_golden(verdict: Verdict, golden: GoldenCheck) -> None:
     golden("verdict.junit.xml", render_junit(verdict))
 
 

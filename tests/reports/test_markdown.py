@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from gate.reports import render_markdown
 from gate.reports.markdown import DEFAULT_MAX_BYTES, HARD_MAX_BYTES
 from gate.rules.results import Check, Finding, Outcome, TagUse, Verdict
+
+# Compares with golden/<name>, or rewrites it when GATE_UPDATE_GOLDEN=1 (conftest.py).
+GoldenCheck = Callable[[str, str], None]
 
 
 def _size(text: str) -> int:
@@ -45,7 +50,7 @@ def _many_failures(n: int) -> Verdict:
     return Verdict(checks, [], "whole trace", "max", [], None, "0")
 
 
-def test_golden(verdict: Verdict, golden) -> None:
+def test_golden(verdict: Verdict, golden: GoldenCheck) -> None:
     golden("verdict.md", render_markdown(verdict))
 
 
