@@ -19,7 +19,12 @@ def input_kind(path: Path) -> str:
     if path.is_dir():
         if is_normalized_dir(path):
             return "normalized"
-        raise InputError(f"{path}: a folder, but not a gate normalized folder (no {MANIFEST})")
+        if any(p.suffix.lower() == ".csv" for p in path.iterdir()):
+            return "wpa-csv"
+        raise InputError(
+            f"{path}: a folder, but not a gate normalized folder (no {MANIFEST}) and holds no "
+            "WPA CSV exports"
+        )
     suffix = path.suffix.lower()
     if suffix in ETL_SUFFIXES:
         return "etl"
@@ -29,7 +34,7 @@ def input_kind(path: Path) -> str:
         return "wpa-csv"
     raise InputError(
         f"{path}: unknown input kind '{suffix or path.name}'; expected an .etl trace, a gate "
-        "normalized folder or a scenario .yaml"
+        "normalized folder, WPA CSV exports or a scenario .yaml"
     )
 
 
@@ -46,10 +51,18 @@ def load_input(store: Store, path: Path) -> list[int]:
         from gate.inputs.scenario import generate, load_scenario, scenario_chunks
 
         return [store.add_trace(scenario_chunks(generate(load_scenario(path))))]
-    raise InputError(
-        f"{path}: WPA CSV exports are not supported by this version of the gate; export the "
-        "trace itself (.etl) instead"
-    )
+    from gate.inputs.wpa_csv import read_wpa_csv, source_name, wpa_csv_group
+
+    # The exports in one folder are one trace (docs/wpa.md); naming a second file of a group
+    # already loaded into this store adds nothing.
+    group = wpa_csv_group(path)
+    loaded = store.con.execute(
+        "SELECT count(*) FROM traces WHERE source_format = 'wpa-csv' AND source_path = ?",
+        [source_name(group)],
+    ).fetchall()[0][0]
+    if loaded:
+        return []
+    return [store.add_trace(read_wpa_csv(group))]
 
 
 def load_inputs(store: Store, paths: list[Path]) -> list[int]:
