@@ -19,7 +19,8 @@ Decisions where the exports leave room (documented in docs/wpa.md):
 - A summary row (first cell "Total"/"Summe"/..., or a row with no tag and no time) is skipped
   with a note when it is the last row, and is an error anywhere else: a summary in the middle
   means the table was grouped, and grouped rows are not allocations.
-- Rows with the same time keep the file's order; an allocation comes before its own free.
+- Events with the same time: allocations before frees, then the file's row order (a peak is
+  never understated).
 """
 
 from __future__ import annotations
@@ -620,14 +621,19 @@ def _address(reader: _FileReader, line: int, row: list[str]) -> int:
 
 
 def _trace_order(alloc_s: np.ndarray, free_s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """alloc_seq and free_seq: events by time, then file row, an allocation before its free."""
+    """alloc_seq and free_seq: events by time; at the same time allocations before frees, then
+    file order.
+
+    The export does not keep the trace's order of same-time events. Putting allocations first
+    never understates a peak, and keeps each allocation before its own zero-length free.
+    """
     n = len(alloc_s)
     rows = np.arange(n, dtype=np.int64)
     freed = ~np.isnan(free_s)
     times = np.concatenate([alloc_s, free_s[freed]])
     row = np.concatenate([rows, rows[freed]])
     kind = np.concatenate([np.zeros(n, np.int8), np.ones(int(freed.sum()), np.int8)])
-    order = np.lexsort((kind, row, times))
+    order = np.lexsort((row, kind, times))
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order), dtype=np.int64)
     free_seq = np.full(n, -1, dtype=np.int64)
