@@ -5,11 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CORPUS = SHARED / "corpus"
-SAMPLE = REPO / "gate" / "data" / "sample"
+from scenario_kit import CORPUS
 
 
 @pytest.fixture

@@ -11,6 +11,11 @@ from gate.inputs.scenario import generate, parse_scenario, scenario_chunks
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CORPUS = SHARED / "corpus"
+SAMPLE = REPO / "gate" / "data" / "sample"
+
 NT = r"\SystemRoot\system32\ntoskrnl.exe"
 NT_BASE = 0xFFFFF80000000000
 A_BASE = 0xFFFFF80001000000

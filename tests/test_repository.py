@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from conftest import REPO, SAMPLE
+from scenario_kit import REPO, SAMPLE
 
 from gate.budgets.loader import load_budgets
 from gate.rules.runner import builtin_rules

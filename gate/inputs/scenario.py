@@ -235,8 +235,9 @@ def generate(scenario: Scenario) -> SyntheticTrace:
             "stack": np.zeros(0, np.int64),
             "cpu": np.zeros(0, np.int64),
         }
-    # Trace order: by time; events at the same tick keep the order they were described in.
-    order = np.argsort(merged["ticks"], kind="stable")
+    # Trace order, as a per-CPU .etl merges it: by time, then processor; events at the same
+    # tick on one processor keep the order they were described in.
+    order = np.lexsort((np.arange(len(merged["ticks"])), merged["cpu"], merged["ticks"]))
     m = {k: v[order] for k, v in merged.items()}
     return SyntheticTrace(
         scenario=scenario,

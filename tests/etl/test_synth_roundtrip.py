@@ -104,18 +104,8 @@ def _stacks_per_event(t: dict[str, dict[str, np.ndarray]]) -> list[tuple]:
 
 
 def _expected(trace: SyntheticTrace) -> tuple[dict[str, dict[str, np.ndarray]], TraceInfo]:
-    """The scenario's chunks, with events at the same tick ordered by processor.
-
-    The reader's order is (time, cpu, buffer, record): events on different processors in the
-    same 100 ns tick have no order of their own, and the processor index decides. The scenario
-    keeps description order for them, so the expectation is re-sorted (stably) the same way.
-    """
-    exp, info = _tables(list(scenario_chunks(trace)))
-    pe = exp["pool_events"]
-    order = np.lexsort((pe["cpu"], pe["time_s"]))
-    exp["pool_events"] = {k: v[order] for k, v in pe.items()}
-    exp["pool_events"]["seq"] = np.arange(len(order), dtype=np.int64)
-    return exp, info
+    """The scenario's chunks: the scenario orders same-tick events by processor, as the reader."""
+    return _tables(list(scenario_chunks(trace)))
 
 
 def _assert_same_images(got: dict[str, np.ndarray], exp: dict[str, np.ndarray]) -> None:
