@@ -12,14 +12,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from gate import __version__
-from gate.errors import BaselineError, OutputError
+from gate.errors import BaselineError
+from gate.fileio import write_text_atomic
 
 FORMAT_NAME = "gate-baseline"
 FORMAT_VERSION = 1
@@ -59,27 +58,8 @@ def to_json(b: Baseline) -> str:
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    """Write text to path through a temporary file in the same folder, never half-written."""
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    except OSError as exc:
-        raise OutputError(f"{path}: cannot write: {exc.strerror}") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise OutputError(f"{path}: cannot write: {exc.strerror}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_baseline(path: Path, b: Baseline) -> None:
-    write_atomic(path, to_json(b))
+    write_text_atomic(path, to_json(b), what="baseline")
 
 
 def read_baseline(path: Path) -> Baseline:

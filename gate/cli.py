@@ -380,8 +380,8 @@ def budgets_init(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Propose a budget file from measured figures plus headroom."""
-    from gate.baseline import write_atomic
     from gate.budgets.propose import propose_budgets
+    from gate.fileio import write_text_atomic
     from gate.pipeline import measure_baseline
     from gate.units import parse_percent
 
@@ -398,7 +398,7 @@ def budgets_init(
         if out is None:
             typer.echo(text, nl=False)
         else:
-            write_atomic(out, text)
+            write_text_atomic(out, text, what="budget file")
             typer.echo(f"wrote {out}: {len(drivers)} driver budget(s)")
 
     _guard(body)

@@ -16,6 +16,7 @@ from types import TracebackType
 
 from gate.etl import layouts as L
 from gate.etl import xpress
+from gate.fileio import OUTPUT_MODE
 
 DEFAULT_START_UTC = datetime(2026, 1, 1, tzinfo=timezone.utc)
 
@@ -445,6 +446,7 @@ class EtlWriter:
             self._f.flush()
             os.fsync(self._f.fileno())
             self._f.close()
+            os.chmod(self._tmp, OUTPUT_MODE)
             os.replace(self._tmp, self.path)
         except BaseException:
             self.abort()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gate.reports.atomic import write_text_atomic
+from gate.fileio import write_text_atomic
 from gate.reports.console import render_console
 from gate.reports.jsonreport import render_json
 from gate.reports.junit import render_junit

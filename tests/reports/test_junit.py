@@ -12,8 +12,8 @@ import pytest
 import xmlschema
 from junitparser import Error, Failure, JUnitXml, Skipped
 
+from gate import fileio as atomic_module
 from gate.errors import OutputError
-from gate.reports import atomic as atomic_module
 from gate.reports import render_json, render_junit, render_markdown, write_reports
 from gate.rules.results import Check, Outcome, Verdict
 

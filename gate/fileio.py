@@ -1,4 +1,4 @@
-"""Writing a report so that readers see either the old file or the whole new one.
+"""Writing output files so that readers see either the old file or the whole new one.
 
 CI steps that publish reports run even when the gate step failed (`if: always()`,
 `condition: always()`), so a half-written JUnit file after a crash would be published as a
@@ -15,11 +15,13 @@ from pathlib import Path
 
 from gate.errors import OutputError
 
-# Reports are meant to be read by other users and CI agents; mkstemp's 0600 would hide them.
-_REPORT_MODE = 0o644
+# Outputs are meant to be read by other users and CI agents; mkstemp's 0600 would hide them.
+OUTPUT_MODE = 0o644
 
 
-def write_text_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None:
+def write_text_atomic(
+    path: Path, text: str, *, encoding: str = "utf-8", what: str = "report"
+) -> None:
     """Replace `path` with `text`, or leave it untouched and raise `OutputError`.
 
     The bytes are written exactly (no newline translation), so a report is identical on
@@ -28,13 +30,13 @@ def write_text_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None
     path = Path(path)
     folder = path.parent
     if not folder.is_dir():
-        raise OutputError(f"{path}: cannot write report: folder {folder} does not exist")
+        raise OutputError(f"{path}: cannot write {what}: folder {folder} does not exist")
     if path.is_dir():
-        raise OutputError(f"{path}: cannot write report: it is a folder")
+        raise OutputError(f"{path}: cannot write {what}: it is a folder")
     try:
         data = text.encode(encoding)
     except UnicodeEncodeError as exc:
-        raise OutputError(f"{path}: cannot write report: {exc}") from exc
+        raise OutputError(f"{path}: cannot write {what}: {exc}") from exc
 
     tmp_name: str | None = None
     try:
@@ -43,12 +45,12 @@ def write_text_atomic(path: Path, text: str, *, encoding: str = "utf-8") -> None
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp_name, _REPORT_MODE)
+        os.chmod(tmp_name, OUTPUT_MODE)
         os.replace(tmp_name, path)
         tmp_name = None
     except OSError as exc:
         problem = exc.strerror or str(exc)
-        raise OutputError(f"{path}: cannot write report: {problem}") from exc
+        raise OutputError(f"{path}: cannot write {what}: {problem}") from exc
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
