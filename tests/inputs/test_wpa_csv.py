@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import numpy as np
@@ -618,3 +619,38 @@ def test_real_exports_of_other_tables_are_an_unknown_layout(tmp_path: Path, name
 def test_chunk_dtypes_match_the_contract(tmp_path: Path) -> None:
     chunks, _ = read(pool(tmp_path, ["A1,NonPaged,0x0,1.000000000,,512,a.sys+0x1"]))
     assert chunks["pool_allocations"].columns["address"].dtype == np.uint64
+
+
+# --- the shipped profiles -------------------------------------------------------------------
+
+PROFILES = Path(__file__).resolve().parents[2] / "gate" / "data" / "wpa"
+NS = {"w": "http://tempuri.org/SerializableElement.xsd"}
+UNIT_OF_FORMAT = {"B": " (B)", "sN": " (s)"}
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"), [("gate-pool.wpaProfile", "pool"), ("gate-resident-set.wpaProfile", "rs")]
+)
+def test_shipped_profiles_export_what_the_reader_needs(
+    tmp_path: Path, name: str, layout: str
+) -> None:
+    root = ET.parse(PROFILES / name).getroot()
+    assert root.get("Version") == "2"
+    presets = root.findall(".//w:Preset", NS)
+    assert len(presets) == 1
+    # Raw rows: no key columns, and every visible column is exported.
+    assert presets[0].get("KeyColumnCount") is None
+    columns = [c for c in presets[0].findall("w:Columns/w:Column", NS) if c.get("IsVisible")]
+    assert presets[0].get("GraphColumnCount") == str(len(columns))
+    header = [c.get("Name", "") + UNIT_OF_FORMAT.get(c.get("CellFormat", ""), "") for c in columns]
+    assert next(c for c in columns if c.get("Name") == "Size").get("CellFormat") == "B"
+    path = write(tmp_path / f"{name}.csv", ",".join(header) + "\n")
+    chunks, info = read(path)
+    table = "pool_allocations" if layout == "pool" else "resident_pages"
+    assert table in chunks and chunks[table].rows == 0
+    assert info.has_resident_set == (layout == "rs")
+
+
+def test_pool_profile_marks_its_placeholders() -> None:
+    text = (PROFILES / "gate-pool.wpaProfile").read_text(encoding="utf-8")
+    assert "PLACEHOLDER" in text and "docs/wpa.md" in text
