@@ -47,3 +47,21 @@ def test_model_tables_have_column_comments() -> None:
 def test_no_rule_or_model_file_drops_data() -> None:
     for path in Path(REPO / "gate").rglob("*.sql"):
         assert not re.search(r"\bDROP\s+(?!TABLE _)", path.read_text(), re.I), path
+
+
+def test_every_data_file_of_the_package_is_installed() -> None:
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    globs = config["tool"]["setuptools"]["package-data"]["gate"]
+    package = REPO / "gate"
+    for path in package.rglob("*"):
+        if path.is_dir() or path.suffix in (".py", ".pyc") or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(package).as_posix()
+        matched = any(
+            fnmatch.fnmatch(relative, g) or fnmatch.fnmatch(relative, g.replace("**/", ""))
+            for g in globs
+        )
+        assert matched, f"{relative} would be left out of an installed gate"
