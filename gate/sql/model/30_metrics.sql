@@ -16,15 +16,11 @@ CREATE OR REPLACE TABLE _pool_sums AS
 SELECT
     trace_id,
     driver,
-    sum(CASE WHEN nonpaged AND window_type = 'AIFO' THEN size_bytes
-             WHEN nonpaged AND window_type = 'AOFI' THEN -size_bytes ELSE 0 END)
-        AS nonpaged_impacting_bytes,
-    sum(CASE WHEN NOT nonpaged AND window_type = 'AIFO' THEN size_bytes
-             WHEN NOT nonpaged AND window_type = 'AOFI' THEN -size_bytes ELSE 0 END)
-        AS paged_impacting_bytes,
-    sum(CASE WHEN nonpaged AND window_type IN ('AIFI', 'AIFO') THEN size_bytes ELSE 0 END)
+    sum(CASE WHEN nonpaged THEN impacting_delta_bytes ELSE 0 END) AS nonpaged_impacting_bytes,
+    sum(CASE WHEN NOT nonpaged THEN impacting_delta_bytes ELSE 0 END) AS paged_impacting_bytes,
+    sum(CASE WHEN nonpaged AND allocated_inside THEN size_bytes ELSE 0 END)
         AS nonpaged_allocated_bytes,
-    count(*) FILTER (WHERE nonpaged AND window_type IN ('AIFI', 'AIFO')) AS nonpaged_allocations
+    count(*) FILTER (WHERE nonpaged AND allocated_inside) AS nonpaged_allocations
 FROM allocations_windowed
 GROUP BY trace_id, driver;
 
@@ -35,7 +31,7 @@ CREATE OR REPLACE TABLE _nonpaged_sweep AS
 SELECT trace_id, driver, alloc_s AS t, alloc_seq AS s, 1 AS k, size_bytes AS delta_bytes,
        window_type = 'AIFI' AS transient
 FROM allocations_windowed
-WHERE nonpaged AND window_type IN ('AIFI', 'AIFO')
+WHERE nonpaged AND allocated_inside
 UNION ALL
 SELECT trace_id, driver, free_s, free_seq, 0, -size_bytes, true
 FROM allocations_windowed

@@ -7,11 +7,9 @@ SELECT
     driver,
     CASE WHEN nonpaged THEN 'nonpaged' ELSE 'paged' END AS pool,
     tag,
-    sum(CASE WHEN window_type = 'AIFO' THEN size_bytes
-             WHEN window_type = 'AOFI' THEN -size_bytes ELSE 0 END)::BIGINT AS impacting_bytes,
-    coalesce(sum(size_bytes) FILTER (WHERE window_type IN ('AIFI', 'AIFO')), 0)::BIGINT
-        AS allocated_bytes,
-    count(*) FILTER (WHERE window_type IN ('AIFI', 'AIFO')) AS allocations
+    sum(impacting_delta_bytes)::BIGINT AS impacting_bytes,
+    coalesce(sum(size_bytes) FILTER (WHERE allocated_inside), 0)::BIGINT AS allocated_bytes,
+    count(*) FILTER (WHERE allocated_inside) AS allocations
 FROM allocations_windowed
 GROUP BY ALL;
 
@@ -21,11 +19,9 @@ SELECT
     driver,
     CASE WHEN nonpaged THEN 'nonpaged' ELSE 'paged' END AS pool,
     call_site,
-    sum(CASE WHEN window_type = 'AIFO' THEN size_bytes
-             WHEN window_type = 'AOFI' THEN -size_bytes ELSE 0 END)::BIGINT AS impacting_bytes,
-    coalesce(sum(size_bytes) FILTER (WHERE window_type IN ('AIFI', 'AIFO')), 0)::BIGINT
-        AS allocated_bytes,
-    count(*) FILTER (WHERE window_type IN ('AIFI', 'AIFO')) AS allocations
+    sum(impacting_delta_bytes)::BIGINT AS impacting_bytes,
+    coalesce(sum(size_bytes) FILTER (WHERE allocated_inside), 0)::BIGINT AS allocated_bytes,
+    count(*) FILTER (WHERE allocated_inside) AS allocations
 FROM allocations_windowed
 WHERE call_site IS NOT NULL
 GROUP BY ALL;
