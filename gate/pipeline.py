@@ -57,6 +57,7 @@ class RunSettings:
             extra_skip_modules=tuple(b.attribution.skip_modules),
             tag_rules=tuple((r[0], r[1]) for r in b.attribution.tag_rules),
             pooltag=table.drivers,
+            pooltag_patterns=tuple(table.patterns),
         )
 
 

@@ -34,6 +34,7 @@ class ModelConfig:
     extra_skip_modules: tuple[str, ...] = ()
     tag_rules: tuple[tuple[str, str], ...] = ()  # (pattern, driver) in priority order
     pooltag: dict[str, str] = field(default_factory=dict)  # tag -> driver
+    pooltag_patterns: tuple[tuple[str, str], ...] = ()  # (wildcard tag, driver), in file order
 
     @property
     def skip_modules(self) -> tuple[str, ...]:
@@ -74,12 +75,15 @@ def build_model(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
             "INSERT INTO cfg_tag_rules VALUES (?, ?, ?)",
             [[i, p, d.lower()] for i, (p, d) in enumerate(config.tag_rules)],
         ).fetchall()
-    con.execute("CREATE OR REPLACE TABLE cfg_pooltag (tag VARCHAR, driver VARCHAR)").fetchall()
-    if config.pooltag:
-        con.executemany(
-            "INSERT INTO cfg_pooltag VALUES (?, ?)",
-            [[t, d.lower()] for t, d in sorted(config.pooltag.items())],
-        ).fetchall()
+    con.execute(
+        "CREATE OR REPLACE TABLE cfg_pooltag (priority INTEGER, pattern VARCHAR, driver VARCHAR, "
+        "exact BOOLEAN)"
+    ).fetchall()
+    # Exact entries before wildcard ones, as pooltag.txt lookups do.
+    rows = [[0, tag, d.lower(), True] for tag, d in sorted(config.pooltag.items())]
+    rows += [[i + 1, pat, d.lower(), False] for i, (pat, d) in enumerate(config.pooltag_patterns)]
+    if rows:
+        con.executemany("INSERT INTO cfg_pooltag VALUES (?, ?, ?, ?)", rows).fetchall()
     folder = resources.files("gate.sql").joinpath("model")
     for name in model_files():
         run_script(con, folder.joinpath(name).read_text(encoding="utf-8"))

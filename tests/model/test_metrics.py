@@ -260,3 +260,20 @@ def test_active_code_bytes_is_absent_without_resident_set_data() -> None:
 def test_a_driver_loaded_but_idle_has_zero_figures() -> None:
     m = metrics(scenario([alloc(1, 0x1000, 1)]))
     assert m["b.sys"]["nonpaged_impacting_bytes"] == 0
+
+
+def test_pooltag_wildcards_after_exact_entries() -> None:
+    events = [
+        alloc(1, 0x1000, 1, tag="Afd1", stack=None),
+        alloc(2, 0x2000, 2, tag="Afd2", stack=None),
+        alloc(3, 0x3000, 3, tag="Zzz", stack=None),
+    ]
+    config = ModelConfig(
+        pooltag={"Afd1": "exact.sys"}, pooltag_patterns=(("Afd?", "afd.sys"), ("A*", "late.sys"))
+    )
+    rows = allocations(scenario(events), config)
+    assert [(r[4], r[5]) for r in rows] == [
+        ("exact.sys", "pooltag"),
+        ("afd.sys", "pooltag"),
+        ("(unattributed)", "none"),
+    ]

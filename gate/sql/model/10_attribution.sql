@@ -2,7 +2,8 @@
 -- allocation belongs to"). Rules in order: tag-rule, stack, pooltag, kernel, none.
 --
 -- Inputs: pool_allocations, stack_frames (store) and the run's configuration tables
--- cfg_skip_modules(module), cfg_tag_rules(priority, pattern, driver), cfg_pooltag(tag, driver).
+-- cfg_skip_modules(module), cfg_tag_rules(priority, pattern, driver) and
+-- cfg_pooltag(priority, pattern, driver, exact) from pooltag.txt files.
 
 -- The first frame of each stack, innermost first, whose image is known and not skipped.
 -- Frames in no known image are passed over: they cannot name a driver.
@@ -29,6 +30,13 @@ CREATE OR REPLACE TABLE _tag_rule_match AS
 SELECT t.tag, arg_min(r.driver, r.priority) AS driver
 FROM (SELECT DISTINCT tag FROM pool_allocations) AS t
 JOIN cfg_tag_rules AS r ON t.tag GLOB r.pattern
+GROUP BY t.tag;
+
+-- The pooltag.txt entry of each tag seen: an exact entry, else the first matching wildcard.
+CREATE OR REPLACE TABLE _pooltag_match AS
+SELECT t.tag, arg_min(p.driver, p.priority) AS driver
+FROM (SELECT DISTINCT tag FROM pool_allocations) AS t
+JOIN cfg_pooltag AS p ON (p.exact AND t.tag = p.pattern) OR (NOT p.exact AND t.tag GLOB p.pattern)
 GROUP BY t.tag;
 
 -- allocations: every pool allocation with its driver and the rule that chose it.
@@ -70,4 +78,4 @@ SELECT
 FROM pool_allocations AS a
 LEFT JOIN _tag_rule_match AS tr ON tr.tag = a.tag
 LEFT JOIN _stack_attribution AS sa ON sa.trace_id = a.trace_id AND sa.stack_id = a.stack_id
-LEFT JOIN cfg_pooltag AS pt ON pt.tag = a.tag;
+LEFT JOIN _pooltag_match AS pt ON pt.tag = a.tag;
