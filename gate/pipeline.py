@@ -186,7 +186,7 @@ def _trace_summaries(store: Store) -> list[TraceSummary]:
     rows = store.con.execute(
         """SELECT t.trace_id, t.source_path, t.source_format, t.sha256, t.duration_s,
                   q.pool_allocations, t.events_lost, t.buffers_lost, q.unmatched_frees,
-                  q.lost_frees, t.has_resident_set, t.synthetic
+                  q.lost_frees, t.has_resident_set, t.synthetic, t.notes
            FROM traces AS t JOIN trace_quality AS q USING (trace_id) ORDER BY t.trace_id"""
     ).fetchall()
     return [
@@ -203,6 +203,7 @@ def _trace_summaries(store: Store) -> list[TraceSummary]:
             int(r[9]),
             bool(r[10]),
             bool(r[11]),
+            tuple(n for n in r[12].splitlines() if n),
         )
         for r in rows
     ]

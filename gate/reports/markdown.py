@@ -252,6 +252,10 @@ def _traces(verdict: Verdict, max_rows: int) -> list[str]:
         )
     if len(verdict.traces) > max_rows:
         lines += ["", f"_{len(verdict.traces) - max_rows} more traces left out._"]
+    notes = [(t, n) for t in verdict.traces[:max_rows] for n in t.notes]
+    if notes:
+        lines.append("")
+        lines += [f"- {_code(t.source_path)}: {_escape(n)}" for t, n in notes[:max_rows]]
     return lines
 
 

@@ -130,6 +130,7 @@ class TraceSummary:
     lost_frees: int
     has_resident_set: bool
     synthetic: bool
+    notes: tuple[str, ...] = ()  # what the reader noticed: skipped rows, unverified layouts ...
 
 
 @dataclass

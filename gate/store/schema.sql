@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS traces (
     synthetic BOOLEAN NOT NULL,         -- made by the gate's own trace writer, not by Windows
     compressed BOOLEAN NOT NULL,
     records_total BIGINT NOT NULL,
-    records_unknown BIGINT NOT NULL     -- records the reader counted but did not decode
+    records_unknown BIGINT NOT NULL,    -- records the reader counted but did not decode
+    notes VARCHAR NOT NULL              -- what the reader noticed, one note per line
 );
 
 -- Kernel images (drivers) with their lifetime in the trace.

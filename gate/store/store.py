@@ -166,7 +166,7 @@ class Store:
 
     def _insert_trace(self, trace_id: int, info: TraceInfo) -> None:
         self.con.execute(
-            "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO traces VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 trace_id,
                 info.source_path,
@@ -185,6 +185,7 @@ class Store:
                 info.compressed,
                 info.records_total,
                 info.records_unknown,
+                "\n".join(info.notes),
             ],
         ).fetchall()
 
