@@ -181,3 +181,35 @@ def test_every_option_has_help() -> None:
                 if param.param_type_name == "option" and not param.help:
                     missing.append(f"{name} {sub_name} {param.name}")
     assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "offset 0x0: empty file"),
+        (b"GIF89a not a trace", "offset 0x0: file of 18 bytes is too short"),
+        ("truncated", "runs past the end of the file"),
+    ],
+)
+def test_a_broken_etl_is_one_line_with_the_offset(
+    tmp_path: Path, budget: Path, content: bytes | str, message: str
+) -> None:
+    from scenario_kit import SAMPLE
+
+    path = tmp_path / "boot.etl"
+    sample = (SAMPLE / "sample-boot.etl").read_bytes()
+    path.write_bytes(sample[: len(sample) // 3] if content == "truncated" else content)
+    for argv in (["check", str(path), "--budgets", str(budget)], ["inspect", str(path)]):
+        code, out = gate(*argv)
+        lines = out.splitlines()
+        assert code == 2 and len(lines) == 1, out
+        assert lines[0].startswith(f"gate: error: {path}: offset 0x") and message in lines[0]
+
+
+def test_inspect_shows_what_the_sample_holds() -> None:
+    from scenario_kit import SAMPLE
+
+    code, out = gate("inspect", str(SAMPLE / "sample-boot.etl"))
+    assert code == 0
+    assert "compressed       yes" in out and "pool alloc (0x0e20)" in out
+    assert "contosonet.sys" in out
