@@ -39,6 +39,22 @@ HOOK_STACK_WALK = 0x1820
 HOOK_STACK_KEY_KERNEL = 0x1825
 HOOK_STACK_KEY_USER = 0x1826
 HOOK_FILE_NAME_RUNDOWN = 0x0424
+HOOK_PAGE_IN_MEMORY = 0x0223
+HOOK_MEMINFO = 0x0270
+HOOK_PAGE_IN_MEMORY_ACTIVE = 0x0275
+HOOK_PAGE_ACCESS = 0x0276
+HOOK_PAGE_ACCESS_EX = 0x0282
+HOOK_WS_SHAREABLE_RUNDOWN = 0x0284
+HOOK_IN_MEMORY_ACTIVE_RUNDOWN = 0x0285
+HOOK_SYSCONFIG_CPU = 0x0B0A
+# Page events that describe what is in memory at one moment (rundowns); PageAccess events
+# (0x0276/0x0282) record single accesses during the trace and are not part of a snapshot.
+RESIDENT_SNAPSHOT_HOOKS = (
+    HOOK_PAGE_IN_MEMORY,
+    HOOK_PAGE_IN_MEMORY_ACTIVE,
+    HOOK_WS_SHAREABLE_RUNDOWN,
+    HOOK_IN_MEMORY_ACTIVE_RUNDOWN,
+)
 OPCODE_IMAGE_ID = 0
 OPCODE_DBGID_RSDS = 36
 
@@ -312,6 +328,60 @@ def decode_dbgid(
     }
 
 
+def _memory_page(marker: bool) -> DecodeFn:
+    """Memory-group page events (`P.MEMORY_PAGE`, with `P.MEMORY_PAGE_VA` when long enough).
+
+    With `marker`, an empty payload is a valid record without a page (the 0x0284/0x0285
+    rundowns, which TraceEvent knows only as empty events); any other payload shorter than a
+    page record is malformed. Columns hold one row per valid record; `page` says which rows
+    carry a page. `key` and `virtual_address` have their low 2 bits (flags) masked.
+    """
+
+    def decode(
+        data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
+    ) -> Columns:
+        rec, fits = gather_fixed(P.MEMORY_PAGE, data, starts, sizes, ps)
+        ok = fits | (sizes == 0) if marker else fits
+        page = fits[ok]
+        n = int(ok.sum())
+        flags = np.zeros(n, dtype=np.uint64)
+        frame = np.zeros(n, dtype=np.uint64)
+        key = np.zeros(n, dtype=np.uint64)
+        va = np.zeros(n, dtype=np.uint64)
+        flags[page] = rec["Flags"]
+        frame[page] = rec["PageFrameIndex"]
+        key[page] = rec["PageKey"]
+        long_ = sizes[ok] >= P.MEMORY_PAGE_VA.fixed_size(ps)
+        if long_.any():
+            rec_va, _ = gather_fixed(
+                P.MEMORY_PAGE_VA, data, starts[ok][long_], sizes[ok][long_], ps
+            )
+            va[long_] = rec_va["VirtualAddress"]
+        low = ~np.uint64(3)
+        return {
+            "ok": ok,
+            "page": page,
+            "kind": (flags & np.uint64(0xF)).astype(np.uint8),
+            "page_list": ((flags >> np.uint64(4)) & np.uint64(7)).astype(np.uint8),
+            "frame": frame,
+            "key": key & low,
+            "virtual_address": va & low,
+        }
+
+    return decode
+
+
+def decode_sysconfig_cpu(
+    data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
+) -> Columns:
+    rec, ok = gather_fixed(P.SYSCONFIG_CPU, data, starts, sizes, ps)
+    return {
+        "ok": ok,
+        "memory_mb": rec["MemSize"].astype(np.int64),
+        "page_size": rec["PageSize"].astype(np.int64),
+    }
+
+
 # --- dispatch ---------------------------------------------------------------------------------
 
 _pool_alloc = _pool(False)
@@ -348,6 +418,20 @@ DECODERS: dict[EventKey, Decoder] = {
     0x1824: Decoder("stack key rundown", "stack_definition", decode_stack_definition),
     HOOK_STACK_KEY_KERNEL: Decoder("stack key kernel", "stack_ref", decode_stack_key_ref),
     HOOK_STACK_KEY_USER: Decoder("stack key user", "stack_ref", decode_stack_key_ref),
+    HOOK_PAGE_IN_MEMORY: Decoder("page in memory", "memory_page", _memory_page(False)),
+    HOOK_PAGE_IN_MEMORY_ACTIVE: Decoder(
+        "page in memory active", "memory_page", _memory_page(False)
+    ),
+    HOOK_PAGE_ACCESS: Decoder("page access", "memory_page", _memory_page(False)),
+    HOOK_PAGE_ACCESS_EX: Decoder("page access ex", "memory_page", _memory_page(False)),
+    HOOK_WS_SHAREABLE_RUNDOWN: Decoder(
+        "shareable working set rundown", "memory_page", _memory_page(True)
+    ),
+    HOOK_IN_MEMORY_ACTIVE_RUNDOWN: Decoder(
+        "in-memory active rundown", "memory_page", _memory_page(True)
+    ),
+    HOOK_MEMINFO: Decoder("memory info", "other"),
+    HOOK_SYSCONFIG_CPU: Decoder("system config cpu", "sysconfig_cpu", decode_sysconfig_cpu),
     0x0301: Decoder("process start", "process"),
     0x0302: Decoder("process end", "process"),
     0x0303: Decoder("process rundown start", "process"),

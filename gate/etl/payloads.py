@@ -190,6 +190,38 @@ DBGID_RSDS = Layout(
     "PdbFileName",
 )
 
+# --- Memory pages (group 0x02) and system configuration ---------------------------------------
+
+# One physical page, as TraceEvent decodes PageInMemory 0x0223, InMemoryActive 0x0275 and
+# PageAccess 0x0276/0x0282 (one layout for all four) [TE MemoryPageAccessTraceData]; TraceEvent's
+# own comment says it "easily may not be correct", and no public trace checks it.
+# Flags (8 bytes on both pointer sizes): bits 0-3 page kind (MMPFNUSE_*), bits 4-6 page list
+# (MMPFNLIST_*), the packing of the kernel's MEMORY_FRAME_INFORMATION [PHNT ntmmapi.h]; bit 7
+# (Cold) and bit 8 (Pinned) there are not read.
+# PageKey: for File/MetaFile pages the FILE_OBJECT (low 2 bits are flags, masked), the key of the
+# FileIo name events; for other kinds the virtual address. x64 24 bytes, x86 16 bytes.
+MEMORY_PAGE = Layout(
+    "Memory_Page", "TE MemoryPageAccessTraceData", _f("Flags:u8 PageFrameIndex:ptr PageKey:ptr")
+)
+# The longer variant TraceEvent also accepts (x64 32 bytes, x86 20 bytes): File/MetaFile pages
+# then carry their virtual address after the key [TE MemoryPageAccessTraceData].
+MEMORY_PAGE_VA = Layout(
+    "Memory_Page+VirtualAddress",
+    "TE MemoryPageAccessTraceData",
+    _f("Flags:u8 PageFrameIndex:ptr PageKey:ptr VirtualAddress:ptr"),
+)
+# WSSHAREABLE_RUNDOWN 0x0284 and INMEMORYACTIVE_RUNDOWN 0x0285 [NTWMI] have no published payload:
+# TraceEvent gives them an empty template. The reader treats an empty payload as a rundown marker
+# and a page-sized one as MEMORY_PAGE(_VA) [inferred from the names: rundowns of pages].
+
+# SystemConfig CPU 0x0B0A, the fixed head of it [TE SystemConfigCPUTraceData]: MemSize in MB,
+# PageSize in bytes. The computer and domain names that follow are not read.
+SYSCONFIG_CPU = Layout(
+    "SystemConfig_CPU",
+    "TE SystemConfigCPUTraceData",
+    _f("MHz:u4 NumberOfProcessors:u4 MemSize:u4 PageSize:u4 AllocationGranularity:u4"),
+)
+
 LAYOUTS: tuple[Layout, ...] = (
     POOL,
     POOL_SESSION,
@@ -203,6 +235,9 @@ LAYOUTS: tuple[Layout, ...] = (
     FILE_NAME,
     IMAGE_ID,
     DBGID_RSDS,
+    MEMORY_PAGE,
+    MEMORY_PAGE_VA,
+    SYSCONFIG_CPU,
 )
 
 # --- Encoding (used by the synthetic writer and by tests) -------------------------------------

@@ -37,6 +37,7 @@ from gate.etl import decode as D
 from gate.etl import layouts as L
 from gate.etl.container import EtlFile, RecordBatch, open_etl
 from gate.etl.payloads import decode_tags
+from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
 from gate.inputs.scenario import driver_name
 
@@ -232,6 +233,15 @@ class EtlSummary:
     stack_key_definitions: int
     drivers: list[str]  # kernel images seen, lower-case file names, sorted
     image_ids: int
+    has_resident_set: bool = False
+    resident_rejected: bool = False  # page events present but implausible: not used
+    page_records: int = 0  # page records of the rundown hooks, all snapshots
+    resident_snapshots: int = 0
+    resident_pages: int = 0  # pages in the last full snapshot, before checks
+    resident_time_s: float = float("nan")
+    resident_failed: dict[str, float] = field(default_factory=dict)  # check -> share failed
+    resident_failed_any: float = 0.0
+    page_size_bytes: int = 4096
     notes: list[str] = field(default_factory=list)
 
 
@@ -259,6 +269,11 @@ class EtlDecoder:
         self._dbgids: list[tuple] = []
         self.file_names: dict[int, str] = {}  # FileObject -> name, for resident-set work
         self.pool_snapshot: list[dict[str, np.ndarray]] = []
+        self._pages: list[dict[str, np.ndarray]] = []  # page records of the rundown hooks
+        self.page_access_records = 0
+        self.memory_mb: int | None = None  # SystemConfig CPU MemSize
+        self.config_page_size: int | None = None  # SystemConfig CPU PageSize
+        self._resident: ResidentSet | None = None
         self.images: list[ImageRow] = []
         self.notes: list[str] = []
         self.etl: EtlFile | None = None
@@ -400,6 +415,24 @@ class EtlDecoder:
                 )
         elif category == "pool_snapshot_start":
             self.pool_snapshot.append({k: np.asarray(v) for k, v in cols.items()})
+        elif category == "memory_page":
+            page = cols["page"]
+            if key not in D.RESIDENT_SNAPSHOT_HOOKS:
+                self.page_access_records += int(page.sum())
+                return
+            self._pages.append(
+                {
+                    "ts": b.timestamp[idx][page],
+                    "kind": cols["kind"][page],
+                    "page_list": cols["page_list"][page],
+                    "frame": cols["frame"][page],
+                    "key": cols["key"][page],
+                    "virtual_address": cols["virtual_address"][page],
+                }
+            )
+        elif category == "sysconfig_cpu":
+            self.memory_mb = int(cols["memory_mb"][-1]) or None
+            self.config_page_size = int(cols["page_size"][-1]) or None
 
     @staticmethod
     def _stack_rows(
@@ -805,6 +838,53 @@ class EtlDecoder:
             max(h.buffers_lost, self.buffer_lost_buffers),
         )
 
+    def page_size(self) -> int:
+        """The trace's page size: SystemConfig's when it is a plausible one, else 4096."""
+        ps = self.config_page_size
+        if ps and ps >= 4096 and ps & (ps - 1) == 0 and ps <= 1 << 16:
+            return ps
+        return DEFAULT_PAGE_SIZE
+
+    def resident_set(self) -> ResidentSet:
+        """The last full resident-set snapshot, checked (`gate.etl.resident`); computed once."""
+        if self._resident is not None:
+            return self._resident
+        assert self.etl is not None
+        cols = {
+            k: np.concatenate([p[k] for p in self._pages])
+            if self._pages
+            else np.zeros(0, dtype=np.uint64)
+            for k in ("ts", "kind", "page_list", "frame", "key", "virtual_address")
+        }
+        self._pages = []
+        page_size = self.page_size()
+        images = [
+            (
+                r.base,
+                r.size,
+                r.path,
+                float(self.seconds(np.array([r.load_ts]))[0]) if r.load_ts != _NO_TS else np.nan,
+                float(self.seconds(np.array([r.unload_ts]))[0])
+                if r.unload_ts != _END_TS
+                else np.nan,
+            )
+            for r in self.images
+            if r.process_id == 0
+        ]
+        self._resident = build_resident_set(
+            time_s=self.seconds(cols["ts"].astype(np.int64)),
+            kind=cols["kind"].astype(np.uint8),
+            page_list=cols["page_list"].astype(np.uint8),
+            frame=cols["frame"].astype(np.uint64),
+            key=cols["key"].astype(np.uint64),
+            virtual_address=cols["virtual_address"].astype(np.uint64),
+            file_names=self.file_names,
+            images=images,
+            page_size=page_size,
+            bound=frame_bound(self.memory_mb, page_size, self.etl.header.pointer_size_bytes),
+        )
+        return self._resident
+
     def all_notes(self) -> list[str]:
         notes = list(self.notes)
         for name, n in sorted(self.malformed.items()):
@@ -822,6 +902,12 @@ class EtlDecoder:
             )
         if self.stacks_unmatched:
             notes.append(f"{self.stacks_unmatched} stacks not matched to a pool event")
+        if self.page_access_records:
+            notes.append(
+                f"{self.page_access_records} page access records (0x0276/0x0282) decoded; "
+                "they are single accesses, not part of the resident set"
+            )
+        notes += self.resident_set().notes
         return notes
 
 
@@ -905,6 +991,15 @@ def read_etl(
             thread_id=cols["thread_id"][lo:hi],
             cpu=cols["cpu"][lo:hi],
         )
+    resident = dec.resident_set()
+    if resident.present:
+        yield Chunk.build(
+            "resident_pages",
+            path=resident.path,
+            page_list=resident.page_list,
+            category=resident.category,
+            size_bytes=resident.size_bytes,
+        )
     h = dec.etl.header
     events_lost, buffers_lost = dec.lost()
     yield TraceInfo(
@@ -918,7 +1013,8 @@ def read_etl(
         duration_s=dec.duration_s(),
         events_lost=events_lost,
         buffers_lost=buffers_lost,
-        has_resident_set=False,
+        page_size_bytes=dec.page_size(),
+        has_resident_set=resident.present,
         synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
         compressed=h.compressed,
         records_total=dec.records_total,
@@ -939,6 +1035,7 @@ def inspect_etl(path: str | os.PathLike[str]) -> EtlSummary:
     walks = c[D.HOOK_STACK_WALK]
     refs = c[D.HOOK_STACK_KEY_KERNEL] + c[D.HOOK_STACK_KEY_USER]
     defs = c[0x1822] + c[0x1823] + c[0x1824]
+    rs = dec.resident_set()
     return EtlSummary(
         path=str(path),
         sha256=dec.sha256(),
@@ -964,6 +1061,15 @@ def inspect_etl(path: str | os.PathLike[str]) -> EtlSummary:
         stack_key_definitions=defs,
         drivers=sorted({driver_name(r.path) for r in dec.images if r.process_id == 0}),
         image_ids=c[(D.KERNEL_TRACE_CONTROL, D.OPCODE_IMAGE_ID)],
+        has_resident_set=rs.present,
+        resident_rejected=rs.rejected,
+        page_records=rs.page_records,
+        resident_snapshots=rs.snapshots,
+        resident_pages=rs.snapshot_pages,
+        resident_time_s=rs.snapshot_time_s,
+        resident_failed=rs.failed,
+        resident_failed_any=rs.failed_any,
+        page_size_bytes=rs.page_size,
         notes=dec.all_notes(),
     )
 

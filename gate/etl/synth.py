@@ -4,8 +4,12 @@ The file holds: image rundown (DCStart) at trace start for images loaded before 
 (0x030A) and UnLoad (0x1402) at their times, one pool event per scenario event on its processor
 at its exact tick, a StackWalk (0x1820) right after each allocation that has a stack (same
 timestamp, same thread, absolute frame addresses = image base + offset), and an image rundown
-(DCEnd) at `duration_s` so the trace lasts as long as the scenario says. Raw timestamps are the
-scenario's 100 ns ticks plus a nonzero base (perf_freq 10 MHz), so times round-trip exactly.
+(DCEnd) at `duration_s` so the trace lasts as long as the scenario says. A scenario with a
+`resident_set` also gets, at `duration_s`, a SystemConfig CPU record (its page size), the FileIo
+name rundown (0x0424) of each file, and one PageInMemory record (0x0223) per page, with the
+page list and a page kind and address from which `gate.etl.resident` derives the category.
+Raw timestamps are the scenario's 100 ns ticks plus a nonzero base (perf_freq 10 MHz), so
+times round-trip exactly.
 
 Options cover the reader's other paths: PERFINFO headers for pool events (no thread id: stacks
 match by processor) and stack caching (key references 0x1825 in place of stack walks, and the
@@ -25,16 +29,22 @@ import numpy as np
 from gate.etl import decode as D
 from gate.etl import layouts as L
 from gate.etl import payloads as P
+from gate.etl import resident as R
 from gate.etl.reader import SYNTHETIC_LOGGER_PREFIX
 from gate.etl.writer import EtlWriter
 from gate.inputs.chunks import POOL_ALLOC
-from gate.inputs.scenario import SyntheticTrace
+from gate.inputs.scenario import Scenario, SyntheticTrace, driver_name
 
 SYNC_BASE_TICKS = 48_271_000_123  # the logfile header's raw stamp; nonzero like a real QPC
 SYSTEM_PROCESS_ID = 4
 _STACK_KEY_BASE = 0xFFFF_E000_0000_0000
 _IMAGE_VERSION = 3
 _POOL_VERSION = 2
+_PAGE_VERSION = 2
+_FILE_OBJECT_BASE = 0xFFFF_C000_1000_0000
+_CACHE_VA_BASE = 0xFFFF_9000_0000_0000  # DriverFile pages: a system-cache address, in no image
+_KERNEL_VA_BASE = 0xFFFF_D000_0000_0000  # pages without a file: their virtual address
+_FIRST_FRAME = 0x1000
 
 
 def _stack_keys(stack_ids: np.ndarray) -> np.ndarray:
@@ -47,6 +57,79 @@ def _os_version(text: str) -> tuple[int, int]:
         return int(parts[0]), int(parts[1])
     except ValueError:
         return 10, 0
+
+
+def _concat(parts: list[np.ndarray]) -> np.ndarray:
+    return np.concatenate(parts) if parts else np.zeros(0, np.uint64)
+
+
+def resident_records(sc: Scenario) -> tuple[dict[str, int], np.ndarray]:
+    """The file objects of the resident set's files, and its page records (n, size) as bytes.
+
+    Raises ValueError for what the reader could not give back: sizes that are not whole pages,
+    unknown lists or categories, a file category whose path says otherwise, a path on a page
+    kind that has no file.
+    """
+    assert sc.resident_set is not None
+    page_size = sc.page_size_bytes
+    files: dict[str, int] = {}
+    live = {
+        driver_name(img.path): img
+        for img in sc.images
+        if img.unload_s is None and (img.load_s or 0.0) <= sc.duration_s
+    }
+    kind_of = {cat: R.PAGE_KINDS.index(k) for k, cat in R.KIND_CATEGORY.items()}
+    flags, keys, vas = [], [], []
+    cache_va = _CACHE_VA_BASE
+    kernel_va = _KERNEL_VA_BASE
+    for spec in sc.resident_set:
+        where = f"resident_set {spec.path or '(no path)'} {spec.page_list} {spec.category}"
+        if spec.size_bytes % page_size:
+            raise ValueError(f"{where}: {spec.size_bytes} bytes is not a whole number of pages")
+        if spec.page_list not in R.PAGE_LISTS:
+            raise ValueError(f"{where}: page list must be one of {', '.join(R.PAGE_LISTS)}")
+        n = spec.size_bytes // page_size
+        offsets = np.arange(n, dtype=np.uint64) * np.uint64(page_size)
+        cat = spec.category
+        if cat in R.FILE_CATEGORIES or cat == "MetaFile":
+            if not spec.path:
+                raise ValueError(f"{where}: file pages need a path")
+            by_name = R.file_category(spec.path)
+            if cat != "MetaFile" and by_name != ("Driver" if cat == "DriverFile" else cat):
+                raise ValueError(f"{where}: the reader would call these pages {by_name}")
+            key = files.setdefault(spec.path, _FILE_OBJECT_BASE + 0x100 * len(files))
+            kind = R.KIND_METAFILE if cat == "MetaFile" else R.KIND_FILE
+            va = np.zeros(n, dtype=np.uint64)
+            img = live.get(driver_name(spec.path))
+            if cat == "Driver" and img is not None:
+                va = np.uint64(img.base) + offsets % np.uint64(img.size)
+            elif cat == "DriverFile":
+                va = np.uint64(cache_va) + offsets
+                cache_va += n * page_size
+            keys.append(np.full(n, key, dtype=np.uint64))
+        elif cat in kind_of:
+            if spec.path:
+                raise ValueError(f"{where}: {cat} pages have no file, so no path")
+            kind = kind_of[cat]
+            keys.append(np.uint64(kernel_va) + offsets)
+            kernel_va += n * page_size
+            va = np.zeros(n, dtype=np.uint64)
+        else:
+            known = [*R.FILE_CATEGORIES, *kind_of]
+            raise ValueError(f"{where}: category must be one of {', '.join(known)}")
+        flags.append(np.full(n, kind | R.PAGE_LISTS.index(spec.page_list) << 4, dtype=np.uint64))
+        vas.append(va)
+    total = sum(len(f) for f in flags)
+    pages = P.encode_fixed(
+        P.MEMORY_PAGE_VA,
+        sc.pointer_size_bytes,
+        total,
+        Flags=_concat(flags),
+        PageFrameIndex=_FIRST_FRAME + np.arange(total, dtype=np.uint64),
+        PageKey=_concat(keys),
+        VirtualAddress=_concat(vas),
+    )
+    return files, pages
 
 
 def write_scenario_etl(
@@ -227,6 +310,40 @@ def write_scenario_etl(
                     version=2,
                     timestamp=end_ts,
                     payload=key.tobytes() + fb,
+                    cpu=0,
+                )
+        if sc.resident_set is not None:
+            files, pages = resident_records(sc)
+            config = P.encode(
+                P.SYSCONFIG_CPU,
+                ps,
+                NumberOfProcessors=max(sc.cpus, 1),
+                PageSize=sc.page_size_bytes,
+            )
+            write(
+                header_type=ht_system,
+                hook_id=D.HOOK_SYSCONFIG_CPU,
+                version=3,
+                timestamp=end_ts,
+                payload=config,
+                cpu=0,
+            )
+            for file_path, file_object in files.items():
+                write(
+                    header_type=ht_system,
+                    hook_id=D.HOOK_FILE_NAME_RUNDOWN,
+                    version=2,
+                    timestamp=end_ts,
+                    payload=P.encode(P.FILE_NAME, ps, file_path, FileObject=file_object),
+                    cpu=0,
+                )
+            for row in pages:
+                write(
+                    header_type=ht_perfinfo,
+                    hook_id=D.HOOK_PAGE_IN_MEMORY,
+                    version=_PAGE_VERSION,
+                    timestamp=end_ts,
+                    payload=row.tobytes(),
                     cpu=0,
                 )
         for img in sc.images:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from gate.etl.resident import PLAUSIBILITY_LIMIT
 from gate.units import format_duration
 
 if TYPE_CHECKING:
@@ -34,6 +35,8 @@ def render_inspect(s: EtlSummary) -> str:
         f"{s.stack_key_references:,} cached-stack references, "
         f"{s.stack_key_definitions:,} definitions)",
         f"  image identities {s.image_ids:,} (PDB names for symbols)",
+        f"  resident set     {_resident_line(s)}",
+        *_plausibility_lines(s),
         "",
         "  events by kind",
     ]
@@ -47,3 +50,30 @@ def render_inspect(s: EtlSummary) -> str:
         lines.append(f"    ... and {len(s.drivers) - len(shown)} more")
     lines += [f"  note: {n}" for n in s.notes]
     return "\n".join(lines) + "\n"
+
+
+def _resident_line(s: EtlSummary) -> str:
+    if s.has_resident_set:
+        return (
+            f"yes ({s.resident_pages:,} pages of {s.page_size_bytes:,} bytes in the last full "
+            f"snapshot at {format_duration(s.resident_time_s)}, "
+            f"{s.resident_snapshots} snapshot(s))"
+        )
+    if s.resident_rejected:
+        return (
+            f"REJECTED: {100 * s.resident_failed_any:.1f} % of {s.resident_pages:,} pages fail "
+            "the plausibility checks; active_code_bytes is not evaluated"
+        )
+    if s.page_records:
+        return f"no ({s.page_records:,} page records, no full snapshot)"
+    return "no  <- active_code_bytes needs the WPR Resident Set profile"
+
+
+def _plausibility_lines(s: EtlSummary) -> list[str]:
+    if not s.resident_failed:
+        return []
+    shares = ", ".join(f"{k} {100 * v:.1f} %" for k, v in s.resident_failed.items())
+    return [
+        f"  page checks      failed: {shares}; {100 * s.resident_failed_any:.1f} % in all "
+        f"(limit {100 * PLAUSIBILITY_LIMIT:.0f} %)"
+    ]
