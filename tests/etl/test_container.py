@@ -218,8 +218,7 @@ def test_compressed_buffer(etl_bytes, build):
 # ---- broken input ---------------------------------------------------------------------------
 def _raises_at(path, offset: int | None, words: str) -> TraceFormatError:
     with pytest.raises(TraceFormatError) as info, open_etl(path) as etl:
-        for _ in etl.record_batches():
-            pass
+        list(etl.record_batches())
     err = info.value
     assert err.offset == offset, str(err)
     assert words in err.problem, str(err)
