@@ -15,8 +15,9 @@ from __future__ import annotations
 import os
 import struct
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
@@ -27,6 +28,11 @@ import numpy as np
 from gate.errors import InputError, TraceFormatError
 from gate.etl import layouts as L
 from gate.etl import xpress
+
+
+def default_workers() -> int:
+    """Threads for decoding buffers: one per core, at most 4 (more gives nothing measurable)."""
+    return max(1, min(os.cpu_count() or 1, 4))
 
 
 @dataclass(frozen=True)
@@ -380,11 +386,19 @@ class EtlFile:
     # -- buffers -------------------------------------------------------------------------------
     def _buffer_body(self, row: np.void) -> bytes:
         """The valid record bytes of one buffer (after its header), decompressed if needed."""
+        return self._body_from_raw(row, self._read_raw(row))
+
+    def _read_raw(self, row: np.void) -> bytes:
+        """The bytes of one buffer after its header, as stored (compressed or not)."""
         off = int(row["file_offset"])
         self._f.seek(off + _BH_SIZE)
         raw = self._f.read(int(row["BufferSize"]) - _BH_SIZE)
         if len(raw) != int(row["BufferSize"]) - _BH_SIZE:
             raise self._error(off, "buffer shorter than its BufferSize (file changed?)")
+        return raw
+
+    def _body_from_raw(self, row: np.void, raw: bytes) -> bytes:
+        off = int(row["file_offset"])
         saved = int(row["SavedOffset"])
         end = int(row["Offset"])
         if int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED:
@@ -399,6 +413,15 @@ class EtlFile:
         if not _BH_SIZE <= end <= int(row["BufferSize"]):
             end = saved
         return raw[: end - _BH_SIZE]
+
+    def _body_size(self, row: np.void) -> int:
+        """The length `_body_from_raw` returns, known from the buffer header alone."""
+        saved, end = int(row["SavedOffset"]), int(row["Offset"])
+        if not int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED and not (
+            _BH_SIZE <= end <= int(row["BufferSize"])
+        ):
+            end = saved
+        return max(end - _BH_SIZE, 0)
 
     @property
     def buffer_count(self) -> int:
@@ -443,30 +466,64 @@ class EtlFile:
         return (np.round(us).astype(np.int64) + base_us).astype("datetime64[us]")
 
     # -- records -------------------------------------------------------------------------------
-    def record_batches(self, max_bytes: int = 32 << 20) -> Iterator[RecordBatch]:
+    def record_batches(
+        self, max_bytes: int = 32 << 20, *, workers: int | None = None
+    ) -> Iterator[RecordBatch]:
         """Yield the records of the file in file order, in batches of whole buffers.
 
         A batch holds buffers until their bodies exceed `max_bytes` (a single larger buffer
         still forms its own batch), so memory stays bounded by `max_bytes`, not by the trace.
         Records are not reordered: sort by (timestamp, cpu, buffer_seq, record_index) for trace
         order.
+
+        Buffers are independent, so with `workers` > 1 (default: one per core, at most 4) the
+        next batches are decompressed and walked on worker threads while the caller works on
+        the current one; the numba kernels release the GIL. At most `workers` + 1 batches are
+        held at once. The file is read on the calling thread only.
         """
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
-        bodies: list[bytes] = []
+        if workers is None:
+            workers = default_workers()
+        groups = self._batch_rows(max_bytes)
+        if workers <= 1:
+            for rows in groups:
+                yield self._load_batch(rows, [self._read_raw(self._buffers[i]) for i in rows])
+            return
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-etl") as pool:
+            pending: deque[Future[RecordBatch]] = deque()
+            try:
+                for rows in groups:
+                    raws = [self._read_raw(self._buffers[i]) for i in rows]
+                    pending.append(pool.submit(self._load_batch, rows, raws))
+                    if len(pending) > workers:
+                        yield pending.popleft().result()
+                while pending:
+                    yield pending.popleft().result()
+            finally:
+                for future in pending:
+                    future.cancel()
+
+    def _batch_rows(self, max_bytes: int) -> list[list[int]]:
+        groups: list[list[int]] = []
         rows: list[int] = []
         total = 0
         for i in range(len(self._buffers)):
-            body = self._buffer_body(self._buffers[i])
-            size = (len(body) + 7) & ~7
-            if bodies and total + size > max_bytes:
-                yield self._decode_batch(bodies, rows)
-                bodies, rows, total = [], [], 0
-            bodies.append(body)
+            size = (self._body_size(self._buffers[i]) + 7) & ~7
+            if rows and total + size > max_bytes:
+                groups.append(rows)
+                rows, total = [], 0
             rows.append(i)
             total += size
-        if bodies:
-            yield self._decode_batch(bodies, rows)
+        if rows:
+            groups.append(rows)
+        return groups
+
+    def _load_batch(self, rows: list[int], raws: list[bytes]) -> RecordBatch:
+        bodies = [
+            self._body_from_raw(self._buffers[i], raw) for i, raw in zip(rows, raws, strict=True)
+        ]
+        return self._decode_batch(bodies, rows)
 
     def _decode_batch(self, bodies: list[bytes], rows: list[int]) -> RecordBatch:
         bufs = self._buffers[rows]
