@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import shutil
 import sys
+import time
 from collections.abc import Callable
 from datetime import date
 from importlib import resources
@@ -174,9 +175,32 @@ def _settings(
     )
 
 
-def _progress(path: Path) -> None:
-    if sys.stderr.isatty():
-        typer.echo(f"reading {path} ...", err=True)
+class _ProgressBar:
+    """A one-line bar on stderr while a long trace is read; only on an interactive terminal."""
+
+    def __init__(self, path: Path) -> None:
+        self.label = path.name
+        self.shown = 0.0
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self.shown < 0.2:
+            return
+        self.shown = now
+        share = done / total if total else 1.0
+        filled = int(share * 30)
+        sys.stderr.write(
+            f"\rreading {self.label} [{'#' * filled}{'.' * (30 - filled)}] {share:4.0%} "
+            f"{done / 2**20:,.0f}/{total / 2**20:,.0f} MiB"
+        )
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _progress(path: Path) -> _ProgressBar | None:
+    # CI logs are not terminals: they get no bar, only the results.
+    return _ProgressBar(path) if sys.stderr.isatty() else None
 
 
 def _color() -> bool:
@@ -289,9 +313,7 @@ def ingest(
 
     def body() -> None:
         with Store() as store:
-            for path in inputs:
-                _progress(path)
-                load_inputs(store, [path])
+            load_inputs(store, inputs, _progress)
             counts = export_normalized(store, out)
         typer.echo(
             f"wrote {out}: {counts['traces']} trace(s), {counts['pool_allocations']:,} pool "
@@ -314,7 +336,7 @@ def inspect(
 
         if input_kind(trace) != "etl":
             raise GateError(f"{trace}: 'gate inspect' reads .etl traces")
-        typer.echo(render_inspect(inspect_etl(trace)), nl=False)
+        typer.echo(render_inspect(inspect_etl(trace, progress=_progress(trace))), nl=False)
 
     _guard(body)
 

@@ -14,6 +14,7 @@ from gate import __version__
 from gate.baseline import Baseline, read_baseline
 from gate.budgets.model import BudgetSet, DriverBudget
 from gate.errors import BudgetError
+from gate.inputs.chunks import Progress
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.rules.results import TraceSummary, Verdict
 from gate.rules.runner import (
@@ -61,17 +62,17 @@ class RunSettings:
         )
 
 
+ProgressFactory = Callable[[Path], Progress | None]
+
+
 def open_and_model(
-    inputs: list[Path], settings: RunSettings, *, progress: Callable[[Path], None] | None = None
+    inputs: list[Path], settings: RunSettings, *, progress: ProgressFactory | None = None
 ) -> tuple[Store, ModelConfig]:
     """Load the inputs into a store and build the SQL model; the caller closes the store."""
     config = settings.model_config()
     store = Store(settings.db_path)
     try:
-        for path in inputs:
-            if progress:
-                progress(path)
-            load_inputs(store, [path])
+        load_inputs(store, inputs, progress)
         build_model(store.con, config)
     except BaseException:
         store.close()
@@ -219,7 +220,7 @@ class CheckRequest:
     warn_as_error: bool = False
 
 
-def run_check(req: CheckRequest, *, progress: Callable[[Path], None] | None = None) -> Verdict:
+def run_check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verdict:
     settings = req.settings
     baseline: Baseline | None = None
     if req.baseline_file is not None:

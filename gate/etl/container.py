@@ -16,7 +16,7 @@ import os
 import struct
 import uuid
 from collections import Counter, deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -467,7 +467,11 @@ class EtlFile:
 
     # -- records -------------------------------------------------------------------------------
     def record_batches(
-        self, max_bytes: int = 32 << 20, *, workers: int | None = None
+        self,
+        max_bytes: int = 32 << 20,
+        *,
+        workers: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
     ) -> Iterator[RecordBatch]:
         """Yield the records of the file in file order, in batches of whole buffers.
 
@@ -480,29 +484,50 @@ class EtlFile:
         next batches are decompressed and walked on worker threads while the caller works on
         the current one; the numba kernels release the GIL. At most `workers` + 1 batches are
         held at once. The file is read on the calling thread only.
+
+        `progress(done_bytes, total_bytes)` is called after each batch with the file position
+        reached, for a progress bar.
         """
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
         if workers is None:
             workers = default_workers()
         groups = self._batch_rows(max_bytes)
+        groups_done = self._progress_marks(groups) if progress is not None else []
         if workers <= 1:
-            for rows in groups:
+            for k, rows in enumerate(groups):
                 yield self._load_batch(rows, [self._read_raw(self._buffers[i]) for i in rows])
+                if progress is not None:
+                    progress(groups_done[k], self.file_size)
             return
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-etl") as pool:
             pending: deque[Future[RecordBatch]] = deque()
+            done = 0
             try:
                 for rows in groups:
                     raws = [self._read_raw(self._buffers[i]) for i in rows]
                     pending.append(pool.submit(self._load_batch, rows, raws))
                     if len(pending) > workers:
                         yield pending.popleft().result()
+                        done = self._report(progress, groups_done, done)
                 while pending:
                     yield pending.popleft().result()
+                    done = self._report(progress, groups_done, done)
             finally:
                 for future in pending:
                     future.cancel()
+
+    def _progress_marks(self, groups: list[list[int]]) -> list[int]:
+        """The file position at the end of each batch's last buffer."""
+        ends = self._buffers["file_offset"].astype(np.int64) + self._buffers["BufferSize"]
+        return [int(ends[rows[-1]]) for rows in groups]
+
+    def _report(
+        self, progress: Callable[[int, int], None] | None, marks: list[int], done: int
+    ) -> int:
+        if progress is not None:
+            progress(marks[done], self.file_size)
+        return done + 1
 
     def _batch_rows(self, max_bytes: int) -> list[list[int]]:
         groups: list[list[int]] = []

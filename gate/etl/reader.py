@@ -38,7 +38,7 @@ from gate.etl import layouts as L
 from gate.etl.container import EtlFile, RecordBatch, open_etl
 from gate.etl.payloads import decode_tags
 from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
-from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
+from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
 from gate.inputs.scenario import driver_name
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
@@ -248,9 +248,16 @@ class EtlSummary:
 class EtlDecoder:
     """One pass over an `.etl` file, then the derived tables. Use `read_etl` or `inspect_etl`."""
 
-    def __init__(self, path: str | os.PathLike[str], *, batch_bytes: int = 32 << 20) -> None:
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_bytes: int = 32 << 20,
+        progress: Progress | None = None,
+    ) -> None:
         self.path = str(path)
         self.batch_bytes = batch_bytes
+        self.progress = progress
         self.counts: Counter[D.EventKey] = Counter()
         self.records_total = 0
         self.records_unknown = 0
@@ -283,7 +290,7 @@ class EtlDecoder:
     def run(self) -> None:
         with open_etl(self.path) as etl:
             self.etl = etl
-            for batch in etl.record_batches(self.batch_bytes):
+            for batch in etl.record_batches(self.batch_bytes, progress=self.progress):
                 self._feed(batch)
         self._build_images()
 
@@ -960,14 +967,17 @@ def _frames_chunk(frames_out: list[tuple[np.ndarray, list[str], np.ndarray]]) ->
 
 
 def read_etl(
-    path: str | os.PathLike[str], *, batch_bytes: int = 32 << 20
+    path: str | os.PathLike[str],
+    *,
+    batch_bytes: int = 32 << 20,
+    progress: Progress | None = None,
 ) -> Iterator[Chunk | TraceInfo]:
     """Chunks for the store from one `.etl` file: images, stack_frames, pool_events, TraceInfo.
 
     Raises `TraceFormatError` for a corrupt file. A trace without pool events is not an error
     here (the rules report it): it yields an empty pool_events table.
     """
-    dec = EtlDecoder(path, batch_bytes=batch_bytes)
+    dec = EtlDecoder(path, batch_bytes=batch_bytes, progress=progress)
     dec.run()
     assert dec.etl is not None
     yield _images_chunk(dec)
@@ -1023,9 +1033,9 @@ def read_etl(
     )
 
 
-def inspect_etl(path: str | os.PathLike[str]) -> EtlSummary:
+def inspect_etl(path: str | os.PathLike[str], *, progress: Progress | None = None) -> EtlSummary:
     """Describe an `.etl` file for `gate inspect` (one full decoding pass, no stack matching)."""
-    dec = EtlDecoder(path)
+    dec = EtlDecoder(path, progress=progress)
     dec.run()
     assert dec.etl is not None
     h = dec.etl.header

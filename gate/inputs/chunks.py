@@ -10,10 +10,14 @@ integer id is -1; a missing string is "". Addresses are uint64.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
+
+# A reader reports how far it got: progress(done_bytes, total_bytes), for a progress bar.
+Progress = Callable[[int, int], None]
 
 # Pool event kinds in `pool_events.event`.
 POOL_ALLOC = 0

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from gate.errors import InputError
+from gate.inputs.chunks import Progress
 from gate.store.normalized import MANIFEST, import_normalized, is_normalized_dir
 from gate.store.store import Store
 
@@ -38,15 +40,15 @@ def input_kind(path: Path) -> str:
     )
 
 
-def load_input(store: Store, path: Path) -> list[int]:
-    """Load one input; returns the trace ids it added."""
+def load_input(store: Store, path: Path, progress: Progress | None = None) -> list[int]:
+    """Load one input; returns the trace ids it added. `progress` follows long .etl reads."""
     kind = input_kind(path)
     if kind == "normalized":
         return import_normalized(store, path)
     if kind == "etl":
         from gate.etl.reader import read_etl
 
-        return [store.add_trace(read_etl(path))]
+        return [store.add_trace(read_etl(path, progress=progress))]
     if kind == "scenario":
         from gate.inputs.scenario import generate, load_scenario, scenario_chunks
 
@@ -65,10 +67,12 @@ def load_input(store: Store, path: Path) -> list[int]:
     return [store.add_trace(read_wpa_csv(group))]
 
 
-def load_inputs(store: Store, paths: list[Path]) -> list[int]:
+def load_inputs(
+    store: Store, paths: list[Path], progress: Callable[[Path], Progress | None] | None = None
+) -> list[int]:
     if not paths:
         raise InputError("no input given: name one or more .etl traces or normalized folders")
     ids: list[int] = []
     for path in paths:
-        ids.extend(load_input(store, path))
+        ids.extend(load_input(store, path, progress(path) if progress else None))
     return ids
