@@ -24,26 +24,13 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'GateLab.ps1')
 
 # WPR reports failures as HRESULT exit codes; these are the ones people hit with boot traces.
 $WprErrors = @{
     '0xc5585011' = 'WPR could not enable the profiling policy: run this script from an elevated PowerShell (Run as administrator).'
     '0xc5583000' = 'WPR found no matching session: a trace started with -instancename must be stopped with the same -instancename, or another tool holds the kernel logger (run "wpr -cancel").'
     '0xc5586004' = 'WPR rejected the -recordtempto folder: use an existing local folder without a trailing backslash.'
-}
-
-function Get-WprMessage([int]$Code) {
-    $hex = '0x{0:x8}' -f $Code
-    if ($WprErrors.ContainsKey($hex)) {
-        return "$hex - $($WprErrors[$hex])"
-    }
-    return "$hex - see 'wpr -help' and docs\lab-recipe.md"
-}
-
-function Test-Elevated {
-    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
-    $principal = New-Object Security.Principal.WindowsPrincipal($identity)
-    return $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
 }
 
 if (-not (Test-Elevated)) {
@@ -76,14 +63,14 @@ if ([Environment]::Is64BitOperatingSystem -and -not $SkipPagingExecutive) {
     # later); takes effect at the restart below.
     & $wpr -disablepagingexecutive on
     if ($LASTEXITCODE -ne 0) {
-        Write-Error "Start-GateBootTrace: wpr -disablepagingexecutive on failed: $(Get-WprMessage $LASTEXITCODE)"
+        Write-Error "Start-GateBootTrace: wpr -disablepagingexecutive on failed: $(Get-WprMessage -Known $WprErrors -Code $LASTEXITCODE)"
         exit 2
     }
 }
 
 & $wpr -boottrace -addboot "$ProfilePath!GateBoot" -filemode -recordtempto $TempFolder
 if ($LASTEXITCODE -ne 0) {
-    Write-Error "Start-GateBootTrace: wpr -boottrace -addboot failed: $(Get-WprMessage $LASTEXITCODE)"
+    Write-Error "Start-GateBootTrace: wpr -boottrace -addboot failed: $(Get-WprMessage -Known $WprErrors -Code $LASTEXITCODE)"
     exit 2
 }
 

@@ -31,25 +31,12 @@ param(
 )
 
 $ErrorActionPreference = 'Stop'
+. (Join-Path $PSScriptRoot 'GateLab.ps1')
 
 $WprErrors = @{
     '0xc5585011' = 'WPR could not enable the profiling policy: run this script from an elevated PowerShell (Run as administrator).'
     '0xc5583000' = 'WPR found no running boot session: was Start-GateBootTrace.ps1 run and the machine restarted since? With -instancename, repeat the same name.'
     '0xc5586004' = 'WPR could not use its temporary folder: use an existing local folder without a trailing backslash.'
-}
-
-function Get-WprMessage([int]$Code) {
-    $hex = '0x{0:x8}' -f $Code
-    if ($WprErrors.ContainsKey($hex)) {
-        return "$hex - $($WprErrors[$hex])"
-    }
-    return "$hex - see 'wpr -help' and docs\lab-recipe.md"
-}
-
-function Test-Elevated {
-    $identity = [Security.Principal.WindowsIdentity]::GetCurrent()
-    $principal = New-Object Security.Principal.WindowsPrincipal($identity)
-    return $principal.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)
 }
 
 if (-not (Test-Elevated)) {
@@ -77,7 +64,7 @@ if ($folder) {
 # nothing, so the file's existence is checked as well as the exit code.
 & $wpr -boottrace -stopboot $Output
 if ($LASTEXITCODE -ne 0) {
-    Write-Error "Stop-GateBootTrace: wpr -boottrace -stopboot failed: $(Get-WprMessage $LASTEXITCODE)"
+    Write-Error "Stop-GateBootTrace: wpr -boottrace -stopboot failed: $(Get-WprMessage -Known $WprErrors -Code $LASTEXITCODE)"
     exit 2
 }
 if (-not (Test-Path -LiteralPath $Output -PathType Leaf)) {

@@ -14,6 +14,7 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 LAB = REPO / "lab"
 SCRIPTS = ("Start-GateBootTrace.ps1", "Stop-GateBootTrace.ps1")
+SHARED = "GateLab.ps1"
 
 # Switches documented for wpr.exe (windows-tools.md §5); a typo would fail only on the lab machine.
 WPR_SWITCHES = {
@@ -108,7 +109,7 @@ def unquoted(line: str) -> str:
     return re.sub(r"'[^']*'|\"(?:`.|[^\"`])*\"", "''", line)
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("name", (*SCRIPTS, SHARED))
 def test_script_brackets_balance(name: str) -> None:
     text = (LAB / name).read_text(encoding="utf-8")
     pairs = {")": "(", "}": "{", "]": "["}
@@ -131,7 +132,15 @@ def test_script_has_requires_and_a_param_block(name: str) -> None:
     assert text.startswith("#Requires -Version 5.1\n")
     code = "\n".join(line for _, line in code_lines(text))
     assert re.search(r"\[CmdletBinding\(\)\]\s*param\(", code)
-    assert "IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)" in code
+    assert ". (Join-Path $PSScriptRoot 'GateLab.ps1')" in code
+    assert "if (-not (Test-Elevated))" in code
+
+
+def test_shared_helpers_check_elevation() -> None:
+    text = (LAB / SHARED).read_text(encoding="utf-8")
+    assert text.startswith("#Requires -Version 5.1\n")
+    assert "IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)" in text
+    assert "function Get-WprMessage([int]$Code, [hashtable]$Known)" in text
 
 
 def wpr_calls(name: str) -> list[list[str]]:
@@ -172,7 +181,7 @@ def test_stop_saves_then_inspects_and_checks_and_returns_the_gates_exit_code() -
     assert "$gateExit = $LASTEXITCODE" in text and text.rstrip().endswith("exit $gateExit")
 
 
-@pytest.mark.parametrize("name", SCRIPTS)
+@pytest.mark.parametrize("name", (*SCRIPTS, SHARED))
 def test_scripts_parse_with_powershell(name: str) -> None:
     pwsh = shutil.which("pwsh")
     if pwsh is None:
