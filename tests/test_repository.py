@@ -36,7 +36,7 @@ def test_model_tables_have_column_comments() -> None:
     for path in sorted(folder.glob("*.sql")):
         text = path.read_text()
         assert text.startswith("--"), f"{path.name}: starts with a header comment"
-        for match in re.finditer(r"CREATE OR REPLACE TABLE (\w+)", text):
+        for match in re.finditer(r"CREATE OR REPLACE (?:TABLE|VIEW) (\w+)", text):
             name = match.group(1)
             if name.startswith("_"):
                 continue

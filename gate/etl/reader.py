@@ -90,10 +90,24 @@ class _Table:
         return cls({name: np.empty(n, dtype=dtype[name]) for name in dtype.names or ()})
 
     @classmethod
-    def concat(cls, tables: list[_Table], dtype: np.dtype) -> _Table:
+    def concat(cls, tables: list[_Table], dtype: np.dtype, *, consume: bool = False) -> _Table:
+        """One table of all rows. With `consume`, each part's column is released once copied,
+        so the peak is the result plus one column rather than twice the data."""
         if not tables:
             return cls.empty(dtype)
-        return cls({k: np.concatenate([t.columns[k] for t in tables]) for k in dtype.names or ()})
+        out: dict[str, np.ndarray] = {}
+        for k in dtype.names or ():
+            out[k] = np.concatenate([t.columns[k] for t in tables])
+            if consume:
+                for t in tables:
+                    del t.columns[k]
+        return cls(out)
+
+    def take(self, order: np.ndarray) -> _Table:
+        """Reorder the rows in place, column by column: one extra column at a time."""
+        for k in list(self.columns):
+            self.columns[k] = self.columns[k][order]
+        return self
 
     def __len__(self) -> int:
         return len(next(iter(self.columns.values())))
@@ -749,11 +763,12 @@ class EtlDecoder:
 
     def pool_columns(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]]]:
         """Pool events in trace order with final stack ids, and the new stacks' frames."""
-        pool = _Table.concat(self._pool, _POOL_DTYPE)
+        pool = _Table.concat(self._pool, _POOL_DTYPE, consume=True)
         self._pool = []
         (pos,) = self._stream_positions(pool)
-        pool = pool[np.lexsort((pos, pool["ts"]))]
-        parts = _Table.concat(self._stack_parts, _STACK_DTYPE)
+        pool = pool.take(np.lexsort((pos, pool["ts"])))
+        del pos
+        parts = _Table.concat(self._stack_parts, _STACK_DTYPE, consume=True)
         self._stack_parts = []
         stacks = self._combine_parts(self._resolve_refs(parts))
         raw_of_event = self._match_stacks(pool, stacks)

@@ -40,7 +40,7 @@ JOIN cfg_pooltag AS p ON (p.exact AND t.tag = p.pattern) OR (NOT p.exact AND t.t
 GROUP BY t.tag;
 
 -- allocations: every pool allocation with its driver and the rule that chose it.
-CREATE OR REPLACE TABLE allocations AS
+CREATE OR REPLACE VIEW allocations AS
 SELECT
     a.trace_id,
     a.alloc_seq,            -- trace order of the allocation

@@ -62,6 +62,8 @@ FROM (
 )
 GROUP BY trace_id;
 
+DROP TABLE _nonpaged_sweep;
+
 CREATE OR REPLACE TABLE _active_code AS
 SELECT t.trace_id, r.driver,
        sum(r.size_bytes) FILTER (WHERE r.page_list = 'Active' AND r.category = 'Driver')
