@@ -19,7 +19,6 @@ from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.rules.results import TraceSummary, Verdict
 from gate.rules.runner import (
     LimitRow,
-    WaiverSpec,
     builtin_rules,
     judge,
     prepare,
@@ -250,11 +249,9 @@ def run_check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> 
         prepare(store.con)
         findings = [f for rule in rules for f in run_rule(store.con, rule)]
         owners = {d: b.owner for d, b in settings.budgets.drivers.items() if b.owner}
-        waivers = [
-            WaiverSpec(w.driver, w.metric, w.reason, w.expires, w.file, w.line)
-            for w in settings.budgets.waivers
-        ]
-        checks = judge(store.con, findings, limits, owners, waivers, settings.today)
+        checks = judge(
+            store.con, findings, limits, owners, settings.budgets.waivers, settings.today
+        )
         return Verdict(
             checks=checks,
             traces=_trace_summaries(store),

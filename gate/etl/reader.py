@@ -39,7 +39,7 @@ from gate.etl.container import EtlFile, RecordBatch, open_etl
 from gate.etl.payloads import decode_tags
 from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
-from gate.inputs.scenario import driver_name
+from gate.inputs.drivers import driver_name
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
 CHUNK_ROWS = 1_000_000

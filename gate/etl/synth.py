@@ -33,7 +33,8 @@ from gate.etl import resident as R
 from gate.etl.reader import SYNTHETIC_LOGGER_PREFIX
 from gate.etl.writer import EtlWriter
 from gate.inputs.chunks import POOL_ALLOC
-from gate.inputs.scenario import Scenario, SyntheticTrace, driver_name
+from gate.inputs.drivers import driver_name
+from gate.inputs.scenario import Scenario, SyntheticTrace
 
 SYNC_BASE_TICKS = 48_271_000_123  # the logfile header's raw stamp; nonzero like a real QPC
 SYSTEM_PROCESS_ID = 4

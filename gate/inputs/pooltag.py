@@ -34,12 +34,13 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from gate.errors import InputError
+from gate.inputs.drivers import KERNEL_IMAGES
 
 KERNEL = "(kernel)"
 
 _SPLIT = re.compile(r"\s+-(?:\s+|$)")
 _FILE = re.compile(r"^[\w$.~-]+\.(sys|exe|dll)$", re.IGNORECASE)
-_KERNEL_FILES = {"ntoskrnl.exe", "ntkrnlmp.exe", "ntkrnlpa.exe", "ntkrpamp.exe", "ntkrla57.exe"}
+_KERNEL_FILES = set(KERNEL_IMAGES)
 _COMMENT = ("//", ";", "#")
 
 

@@ -23,6 +23,7 @@ import yaml
 
 from gate.errors import InputError
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
+from gate.inputs.drivers import driver_name
 
 TICKS_PER_SECOND = 10_000_000
 SCENARIO_VERSION = 1
@@ -254,11 +255,6 @@ def generate(scenario: Scenario) -> SyntheticTrace:
         thread_id=1000 + m["cpu"] * 4,
         stacks=stacks,
     )
-
-
-def driver_name(path: str) -> str:
-    """The gate's driver name for an image path: its lower-case file name."""
-    return path.replace("/", "\\").rsplit("\\", 1)[-1].lower()
 
 
 def scenario_chunks(

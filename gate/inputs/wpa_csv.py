@@ -38,6 +38,7 @@ import numpy as np
 
 from gate.errors import CsvFormatError
 from gate.inputs.chunks import Chunk, TraceInfo
+from gate.inputs.drivers import DEFAULT_SKIP_MODULES
 
 __all__ = ["POOL_COLUMNS", "RESIDENT_COLUMNS", "read_wpa_csv", "sniff_layout", "wpa_csv_group"]
 
@@ -89,14 +90,7 @@ _BYTE_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 1 << 10, "mb": 1 << 20, "gb": 1 
 _TIME_UNITS = {"": 1.0, "s": 1.0, "ms": 1e-3, "us": 1e-6, "µs": 1e-6, "ns": 1e-9}
 _NONE = {"", "n/a", "na", "-", "none", "null"}
 _TOTAL_WORDS = {"total", "totals", "grand total", "summe", "gesamt", "gesamtsumme", "sum total"}
-_KERNEL_IMAGES = {
-    "ntoskrnl.exe",
-    "ntkrnlmp.exe",
-    "ntkrnlpa.exe",
-    "ntkrpamp.exe",
-    "ntkrla57.exe",
-    "hal.dll",
-}
+_KERNEL_IMAGES = set(DEFAULT_SKIP_MODULES)
 # POOL_TYPE names WPA may print instead of the number.
 _POOL_TYPE_NAMES = {
     "nonpagedpool": 0,

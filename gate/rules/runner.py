@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
@@ -17,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from gate.budgets.model import WaiverRule
 from gate.errors import RuleContractError, RuleExecutionError
 from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Waiver
 from gate.store.store import run_script
@@ -199,22 +201,12 @@ class LimitRow:
     line: int | None
 
 
-@dataclass(frozen=True)
-class WaiverSpec:
-    driver: str
-    metric: str | None
-    reason: str
-    expires: date
-    file: str
-    line: int
-
-
 def judge(
     con: duckdb.DuckDBPyConnection,
     findings: list[Finding],
     limits: list[LimitRow],
     owners: dict[str, str],
-    waivers: list[WaiverSpec],
+    waivers: Sequence[WaiverRule],
     today: date,
 ) -> list[Check]:
     """Turn findings into one Check per (metric, driver), applying waivers."""
@@ -265,7 +257,7 @@ def judge(
         if worst in (Outcome.FAIL, Outcome.WARN):
             waiver = _matching_waiver(waivers, c.driver, c.metric)
             if waiver is not None:
-                expired = waiver.expires < today
+                expired = waiver.is_expired(today)
                 c.waiver = Waiver(
                     waiver.driver,
                     waiver.metric,
@@ -285,7 +277,7 @@ def judge(
     return list(checks.values())
 
 
-def _matching_waiver(waivers: list[WaiverSpec], driver: str, metric: str) -> WaiverSpec | None:
+def _matching_waiver(waivers: Sequence[WaiverRule], driver: str, metric: str) -> WaiverRule | None:
     # An active waiver wins over an expired one for the same check.
     matches = [w for w in waivers if w.driver == driver and w.metric in (None, metric)]
     return max(matches, key=lambda w: w.expires, default=None)

@@ -13,16 +13,9 @@ from importlib import resources
 
 import duckdb
 
+from gate.inputs.drivers import DEFAULT_SKIP_MODULES
 from gate.store.store import run_script
 
-DEFAULT_SKIP_MODULES = (
-    "ntoskrnl.exe",
-    "ntkrnlmp.exe",
-    "ntkrnlpa.exe",
-    "ntkrpamp.exe",
-    "ntkrla57.exe",
-    "hal.dll",
-)
 AGGREGATES = ("max", "median", "mean", "min")
 
 
