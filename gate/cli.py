@@ -212,10 +212,13 @@ def _render_and_write(
     junit: Path | None,
     markdown: Path | None,
     json_out: Path | None,
+    junit_strict: bool = False,
 ) -> None:
     from gate.reports import render_console, write_reports
 
-    write_reports(verdict, junit=junit, markdown=markdown, json=json_out)
+    write_reports(
+        verdict, junit=junit, markdown=markdown, json=json_out, junit_schema_strict=junit_strict
+    )
     width = shutil.get_terminal_size((120, 40)).columns
     typer.echo(render_console(verdict, color=_color(), width=width), nl=False)
     for label, path in (("JUnit", junit), ("Markdown", markdown), ("JSON", json_out)):
@@ -264,6 +267,14 @@ def check(
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write a JSON report here.", show_default=False)
     ] = None,
+    junit_strict: Annotated[
+        bool,
+        typer.Option(
+            "--junit-strict",
+            help="Leave out the testcase file, line and owner attributes, for JUnit consumers "
+            "that validate against the Jenkins xUnit schema.",
+        ),
+    ] = False,
     rules: Annotated[
         Path | None,
         typer.Option(
@@ -295,7 +306,7 @@ def check(
             ),
             progress=_progress,
         )
-        _render_and_write(verdict, junit, markdown, json_out)
+        _render_and_write(verdict, junit, markdown, json_out, junit_strict)
         return int(verdict.exit_code)
 
     raise typer.Exit(_guard(body))

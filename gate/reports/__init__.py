@@ -31,15 +31,19 @@ def write_reports(
     junit: Path | None = None,
     markdown: Path | None = None,
     json: Path | None = None,
+    junit_schema_strict: bool = False,
 ) -> None:
     """Write each requested report atomically; raise `gate.errors.OutputError` on failure.
+
+    `junit_schema_strict` leaves out the testcase attributes (file, line, owner) that the
+    Jenkins xUnit schema does not declare, for consumers that validate against it.
 
     Everything is rendered before anything is written, so a renderer bug cannot leave one
     report new and another stale from a previous run.
     """
     pending: list[tuple[Path, str]] = []
     if junit is not None:
-        pending.append((Path(junit), render_junit(verdict)))
+        pending.append((Path(junit), render_junit(verdict, schema_strict=junit_schema_strict)))
     if markdown is not None:
         pending.append((Path(markdown), render_markdown(verdict)))
     if json is not None:
