@@ -22,6 +22,7 @@ from gate.reports.common import (
     truncate,
 )
 from gate.rules.results import Check, Outcome, Verdict
+from gate.units import format_bytes
 
 __all__ = ["MAX_PASS_ROWS", "render_console"]
 
@@ -96,6 +97,17 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
                 placeholder=" …",
             )
             lines += [_style(part, check.outcome, color) for part in wrapped]
+            evidence = _evidence(check)
+            if evidence:
+                lines += textwrap.wrap(
+                    evidence,
+                    width,
+                    initial_indent="    ",
+                    subsequent_indent="    ",
+                    break_on_hyphens=False,
+                    max_lines=2,
+                    placeholder=" …",
+                )
         if len(reasons) > _MAX_REASONS:
             lines.append(f"… {len(reasons) - _MAX_REASONS} more")
 
@@ -112,6 +124,19 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
     for part in textwrap.wrap(summary, width, break_on_hyphens=False):
         lines.append(f"{_STATUS_STYLE[status]}{part}{_RESET}" if color else part)
     return "\n".join(lines) + "\n"
+
+
+def _evidence(check: Check) -> str:
+    """Where to look: the top pool tags and allocating call sites of a failing driver."""
+    key = "impacting_bytes" if "impacting" in check.metric else "allocated_bytes"
+    parts = []
+    if check.top_tags:
+        tags = ", ".join(f"{t.tag} {format_bytes(getattr(t, key))}" for t in check.top_tags[:3])
+        parts.append(f"tags {tags}")
+    if check.top_sites:
+        sites = ", ".join(f"{s.site} {format_bytes(getattr(s, key))}" for s in check.top_sites[:3])
+        parts.append(f"call sites {sites}")
+    return "; ".join(parts)
 
 
 def _reason(check: Check) -> str:
