@@ -7,10 +7,12 @@ of the trace is needed to settle:
   events take ~600 MB plus one sort) and ordered at the end: per-CPU buffers mean file order is
   not time order, and `seq` must be final because the store orders by it. The order is by
   (raw timestamp, cpu, buffer sequence, record index in buffer), which is total and stable.
-* Stacks are matched to pool events at the end, because a stack and its event may fall into
-  different batches, and stack-cache keys are defined by records that come after their uses.
-  Raw frame lists are deduplicated as they arrive, so memory for frames is bounded by the number
-  of distinct stacks; each stack event keeps ~40 bytes until the end.
+* A stack walk logged right after its pool event in the same buffer (the common case) is
+  matched within its batch and only its raw id is kept, in the pool row. Other stacks are
+  matched at the end, because a stack and its event may fall into different batches, and
+  stack-cache keys are defined by records that come after their uses. Raw frame lists are
+  deduplicated as they arrive, so memory for frames is bounded by the number of distinct
+  stacks; each stack event left for the end keeps ~60 bytes until then.
 * Image lifetimes are built from all Load/UnLoad/rundown events sorted in trace order; frames are
   resolved with the kernel images loaded at the event's time (an "epoch" of the image map).
 
@@ -57,6 +59,7 @@ _POOL_DTYPE = np.dtype(
         ("pool_type", "<u4"),
         ("tag", "<u4"),
         ("event", "u1"),
+        ("raw", "<i4"),  # raw stack id matched within the batch (`_match_in_batch`), or -1
     ]
 )
 # One row per stack part: a 0x1820 stack walk or a 0x1825/0x1826 key reference.
@@ -283,6 +286,8 @@ class EtlDecoder:
         self.stacks_unmatched = 0
         self._pool: list[_Table] = []
         self._stack_parts: list[_Table] = []
+        self._batch_pool_idx: list[np.ndarray] = []  # record indices of the batch's pool rows
+        self._batch_walks: list[tuple[_Table, np.ndarray]] = []  # its walks, record indices
         self._ref_keys: list[np.ndarray] = []
         self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
         self._image_events: list[tuple] = []
@@ -317,6 +322,7 @@ class EtlDecoder:
         self.buffer_lost_buffers += b.buffer_lost_buffers
         self.last_ts = max(self.last_ts, int(b.timestamp.max()))
         codes, guid_keys = D.event_codes(b.header_type, b.hook_id, b.guid_index, b.guids)
+        n_pool, n_parts = len(self._pool), len(self._stack_parts)
         for code, idx in D.group_indices(codes):
             key = D.key_for_code(code, guid_keys)
             dec = D.DECODERS.get(key) if key is not None else None
@@ -344,6 +350,47 @@ class EtlDecoder:
                 good = sub[ok]
                 if len(good):
                     self._collect(dec.category, key, b, good, cols, int(ps))
+        self._match_in_batch(n, n_pool, n_parts)
+
+    def _match_in_batch(self, n: int, n_pool: int, n_parts: int) -> None:
+        """Match this batch's stack walks that are the very next record after their pool event.
+
+        Batches hold whole buffers, so the fast path of `_match_stacks` (a kernel stack walk
+        right after its event in the same buffer, same timestamp and thread) can be taken here:
+        the raw id goes into the pool row and the walk is not kept. Only kernel parts of events
+        with a thread id are matched, so that `pool_columns` can rebuild any such walk from its
+        pool row if another part shares its (timestamp, thread) and `_combine_parts` must see it.
+        """
+        pool_idx, walks = self._batch_pool_idx, self._batch_walks
+        self._batch_pool_idx, self._batch_walks = [], []
+        if not pool_idx or not walks:
+            return
+        pool = self._pool[n_pool:]
+        if len(pool) > 1:
+            pool = [_Table.concat(pool, _POOL_DTYPE)]
+            self._pool[n_pool:] = pool
+        prow = pool[0]
+        at = np.full(n + 1, -1, dtype=np.int64)
+        at[np.concatenate(pool_idx) + 1] = np.arange(len(prow))  # the record after each event
+        for rows, idx in walks:
+            cand = at[idx]
+            ok = (cand >= 0) & (rows["user"] == 0)
+            c = cand[ok]
+            ok[ok] = (
+                (prow["cpu"][c] == rows["cpu"][ok])
+                & (prow["buffer_seq"][c] == rows["buffer_seq"][ok])
+                & (prow["record_index"][c] == rows["record_index"][ok] - 1)
+                & (prow["ts"][c] == rows["ts"][ok])
+                & (prow["thread"][c] >= 0)
+                & (prow["thread"][c] == rows["thread"][ok])
+            )
+            if not ok.any():
+                continue
+            prow["raw"][cand[ok]] = rows["raw"][ok]
+            keep = rows[~ok]
+            for i in range(n_parts, len(self._stack_parts)):
+                if self._stack_parts[i] is rows:
+                    self._stack_parts[i] = keep
 
     def _collect(
         self,
@@ -367,6 +414,8 @@ class EtlDecoder:
             rows["pool_type"] = cols["pool_type"]
             rows["tag"] = cols["tag"]
             rows["event"] = POOL_ALLOC if category == "pool_alloc" else POOL_FREE
+            rows["raw"] = -1
+            self._batch_pool_idx.append(idx)
             self._pool.append(rows)
         elif category == "stack":
             flat, offsets = cols["frames"], cols["frame_offsets"]
@@ -374,9 +423,9 @@ class EtlDecoder:
             first = np.zeros(len(idx), dtype=np.uint64)
             nonempty = np.diff(offsets) > 0
             first[nonempty] = flat[offsets[:-1][nonempty]]
-            self._stack_parts.append(
-                self._stack_rows(b, idx, cols, raw, _user_space(first, ps) & nonempty, ref=False)
-            )
+            rows = self._stack_rows(b, idx, cols, raw, _user_space(first, ps) & nonempty, ref=False)
+            self._batch_walks.append((rows, idx))
+            self._stack_parts.append(rows)
         elif category == "stack_ref":
             base = sum(len(k) for k in self._ref_keys)
             raw = base + np.arange(len(idx), dtype=np.int64)
@@ -684,46 +733,95 @@ class EtlDecoder:
         free = ~taken[pool_idx]
         return pool_idx[free], stack_idx[free]
 
-    def _match_stacks(self, pool: _Table, stacks: _Table) -> np.ndarray:
-        """The raw stack id of each pool event, or -1.
+    def _match_stacks(self, pool: _Table, stacks: _Table) -> None:
+        """Complete `pool["raw"]`, the raw stack id of each pool event (-1: none), in place.
 
+        Pool events already holding a stack were matched in their batch (`_match_in_batch`).
         Fast path: a stack logged as the very next record of its event's buffer, with the same
         timestamp and thread (or, for events without a thread id, necessarily the same
         processor). The rest goes through the general rule in `_match`, restricted to pool
-        events whose timestamp some leftover stack carries.
+        events whose timestamp some leftover stack carries. Both only ever pair a stack with a
+        pool event of the same timestamp, so only those pool events are looked at.
         """
-        raw_of_event = np.full(len(pool), -1, dtype=np.int64)
         if len(pool) == 0 or len(stacks) == 0:
             self.stacks_unmatched = len(stacks)
-            return raw_of_event
-        pool_pos, stack_pos = self._stream_positions(pool, stacks)
+            return
+        sts = np.unique(stacks["ts"])
+        k = np.minimum(np.searchsorted(sts, pool["ts"]), len(sts) - 1)
+        near_all = np.flatnonzero(sts[k] == pool["ts"])
+        del k
+        sub = pool[near_all]
+        raw_of_event = sub["raw"].astype(np.int64)
+        pool_pos, stack_pos = self._stream_positions(sub, stacks)
         by_pos = np.argsort(pool_pos)
         sorted_pos = pool_pos[by_pos]
-        j = np.minimum(np.searchsorted(sorted_pos, stack_pos - np.uint64(1)), len(pool) - 1)
-        cand = by_pos[j]
-        ok = (sorted_pos[j] == stack_pos - np.uint64(1)) & (pool["ts"][cand] == stacks["ts"])
-        ok &= (pool["thread"][cand] < 0) | (pool["thread"][cand] == stacks["thread"])
-        raw_of_event[cand[ok]] = stacks["raw"][ok]
-        matched = ok.copy()
+        matched = np.zeros(len(stacks), dtype=bool)
+        if len(sub):
+            j = np.minimum(np.searchsorted(sorted_pos, stack_pos - np.uint64(1)), len(sub) - 1)
+            cand = by_pos[j]
+            ok = (sorted_pos[j] == stack_pos - np.uint64(1)) & (sub["ts"][cand] == stacks["ts"])
+            ok &= (sub["thread"][cand] < 0) | (sub["thread"][cand] == stacks["thread"])
+            raw_of_event[cand[ok]] = stacks["raw"][ok]
+            matched |= ok
 
-        left = np.flatnonzero(~ok)
-        if len(left):
+        left = np.flatnonzero(~matched)
+        if len(left) and len(sub):
             lts = np.unique(stacks["ts"][left])
-            k = np.minimum(np.searchsorted(lts, pool["ts"]), len(lts) - 1)
-            near = np.flatnonzero(lts[k] == pool["ts"])
+            k = np.minimum(np.searchsorted(lts, sub["ts"]), len(lts) - 1)
+            near = np.flatnonzero(lts[k] == sub["ts"])
             taken = raw_of_event >= 0
             for by, sel in (
-                ("thread", near[pool["thread"][near] >= 0]),
-                ("cpu", near[pool["thread"][near] < 0]),
+                ("thread", near[sub["thread"][near] >= 0]),
+                ("cpu", near[sub["thread"][near] < 0]),
             ):
                 free = left[~matched[left]]
                 pi, si = self._match(
-                    pool[sel], pool_pos[sel], stacks[free], stack_pos[free], by, taken[sel]
+                    sub[sel], pool_pos[sel], stacks[free], stack_pos[free], by, taken[sel]
                 )
                 raw_of_event[sel[pi]] = stacks["raw"][free[si]]
                 matched[free[si]] = True
+        pool["raw"][near_all] = raw_of_event
         self.stacks_unmatched = int((~matched).sum())
-        return raw_of_event
+
+    @staticmethod
+    def _unmatch_shared(pool: _Table, parts: _Table) -> _Table:
+        """Give back to `parts` the walks matched in their batch whose (timestamp, thread) some
+        other part also has: `_combine_parts` decides those (a kernel part joined to its user
+        part, or several kernel parts). A walk matched in its batch is a kernel part, so a key
+        shared only among such walks leaves each one as it is, as `_combine_parts` would."""
+        m = np.flatnonzero(pool["raw"] >= 0)
+        if len(m) == 0 or len(parts) == 0:
+            return parts
+        pts = np.unique(parts["ts"])
+        mts = pool["ts"][m]
+        k = np.minimum(np.searchsorted(pts, mts), len(pts) - 1)
+        m = m[pts[k] == mts]
+        del k, mts
+        if len(m) == 0:
+            return parts
+        ts = np.concatenate([pool["ts"][m], parts["ts"]])
+        th = np.concatenate([pool["thread"][m].astype(np.int64), parts["thread"]])
+        o = np.lexsort((th, ts))
+        ts, th = ts[o], th[o]
+        group = np.cumsum(np.concatenate([[True], (ts[1:] != ts[:-1]) | (th[1:] != th[:-1])]))
+        is_part = o >= len(m)
+        with_part = np.zeros(int(group[-1]) + 1, dtype=bool)
+        with_part[group[is_part]] = True
+        m = m[np.sort(o[~is_part & with_part[group]])]
+        if len(m) == 0:
+            return parts
+        back = _Table.empty(_STACK_DTYPE, len(m))
+        back["ts"] = pool["ts"][m]
+        back["header_ts"] = pool["ts"][m]
+        back["buffer_seq"] = pool["buffer_seq"][m]
+        back["thread"] = pool["thread"][m]
+        back["cpu"] = pool["cpu"][m]
+        back["record_index"] = pool["record_index"][m] + 1
+        back["raw"] = pool["raw"][m]
+        back["user"] = 0
+        back["ref"] = 0
+        pool["raw"][m] = -1
+        return _Table.concat([parts, back], _STACK_DTYPE)
 
     # --- image maps ---------------------------------------------------------------------------
 
@@ -765,21 +863,27 @@ class EtlDecoder:
         """Pool events in trace order with final stack ids, and the new stacks' frames."""
         pool = _Table.concat(self._pool, _POOL_DTYPE, consume=True)
         self._pool = []
+        parts = _Table.concat(self._stack_parts, _STACK_DTYPE, consume=True)
+        self._stack_parts = []
+        parts = self._unmatch_shared(pool, parts)
         (pos,) = self._stream_positions(pool)
         pool = pool.take(np.lexsort((pos, pool["ts"])))
         del pos
-        parts = _Table.concat(self._stack_parts, _STACK_DTYPE, consume=True)
-        self._stack_parts = []
         stacks = self._combine_parts(self._resolve_refs(parts))
-        raw_of_event = self._match_stacks(pool, stacks)
+        del parts
+        self._match_stacks(pool, stacks)
+        del stacks
+        for k in ("buffer_seq", "record_index"):
+            del pool.columns[k]
 
         stack_id = np.full(len(pool), -1, dtype=np.int64)
         frames_out: list[tuple[np.ndarray, list[str], np.ndarray]] = []
-        has = np.flatnonzero(raw_of_event >= 0)
+        has = np.flatnonzero(pool["raw"] >= 0)
         if len(has):
             points, image_map = self._resolver()
             epoch = np.searchsorted(points, pool["ts"][has], side="right").astype(np.int64)
-            pair = raw_of_event[has] * (len(points) + 1) + epoch
+            pair = pool["raw"][has].astype(np.int64) * (len(points) + 1) + epoch
+            del epoch
             uniq, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
             # Stack ids in order of first use, so they do not depend on file layout.
             final_of_pair = np.empty(len(uniq), dtype=np.int64)
@@ -808,6 +912,8 @@ class EtlDecoder:
                     frames_out.append((frames, modules, rva))
                 final_of_pair[u] = sid
             stack_id[has] = final_of_pair[inverse.reshape(-1)]
+        del has, pool.columns["raw"]
+        # Narrow columns stay narrow: `read_etl` widens them one chunk at a time.
         cols = {
             "ts": pool["ts"],
             "event": pool["event"],
@@ -815,10 +921,10 @@ class EtlDecoder:
             "tag": pool["tag"],
             "size_bytes": pool["size"],
             "address": pool["address"],
-            "session_id": pool["session"].astype(np.int64),
+            "session_id": pool["session"],
             "stack_id": stack_id,
-            "thread_id": pool["thread"].astype(np.int64),
-            "cpu": pool["cpu"].astype(np.int64),
+            "thread_id": pool["thread"],
+            "cpu": pool["cpu"],
         }
         return cols, frames_out
 
@@ -999,7 +1105,6 @@ def read_etl(
     cols, frames_out = dec.pool_columns()
     yield _frames_chunk(frames_out)
     n = len(cols["ts"])
-    tags = decode_tags(cols["tag"])
     for lo in range(0, max(n, 1), CHUNK_ROWS):
         hi = min(lo + CHUNK_ROWS, n)
         yield Chunk.build(
@@ -1008,14 +1113,15 @@ def read_etl(
             time_s=dec.seconds(cols["ts"][lo:hi]),
             event=cols["event"][lo:hi],
             pool_type=cols["pool_type"][lo:hi],
-            tag=tags[lo:hi],
+            tag=decode_tags(cols["tag"][lo:hi]),
             size_bytes=cols["size_bytes"][lo:hi],
             address=cols["address"][lo:hi],
-            session_id=cols["session_id"][lo:hi],
+            session_id=cols["session_id"][lo:hi].astype(np.int64),
             stack_id=cols["stack_id"][lo:hi],
-            thread_id=cols["thread_id"][lo:hi],
-            cpu=cols["cpu"][lo:hi],
+            thread_id=cols["thread_id"][lo:hi].astype(np.int64),
+            cpu=cols["cpu"][lo:hi].astype(np.int64),
         )
+    del cols
     resident = dec.resident_set()
     if resident.present:
         yield Chunk.build(
