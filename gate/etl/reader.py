@@ -93,6 +93,7 @@ def _glibc() -> Any:
 _LIBC = _glibc()
 _M_MMAP_THRESHOLD = -3
 _HEAP_MMAP_BYTES = 4 << 20
+_TRIM_EVERY = 4  # batches
 
 
 def _bound_heap() -> None:
@@ -112,6 +113,27 @@ def _trim_heap() -> None:
     """Give the heap's free pages back to the system (glibc only)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+# Pool row columns kept in the smallest integer type of their kind that holds a batch's values
+# (concatenation widens as needed); `raw` stays int32 as matching writes new ids into it.
+_NARROW_POOL_COLUMNS = (
+    "cpu", "record_index", "buffer_seq", "size", "thread", "session", "pool_type",
+)  # fmt: skip
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """`a` in the smallest integer type of its kind (signed or not) that holds its values."""
+    if len(a) == 0 or a.dtype.kind not in "iu":
+        return a
+    lo, hi = int(a.min()), int(a.max())
+    for t in (np.int8, np.int16, np.int32) if a.dtype.kind == "i" else (np.uint8, np.uint16):
+        info = np.iinfo(t)
+        if info.bits >= a.dtype.itemsize * 8:
+            break
+        if info.min <= lo and hi <= info.max:
+            return a.astype(t)
+    return a
 
 
 class _Table:
@@ -140,6 +162,7 @@ class _Table:
             if consume:
                 for t in tables:
                     del t.columns[k]
+                _trim_heap()  # the parts were small enough to live on the heap
         return cls(out)
 
     def take(self, order: np.ndarray) -> _Table:
@@ -346,8 +369,11 @@ class EtlDecoder:
         _bound_heap()
         with open_etl(self.path) as etl:
             self.etl = etl
-            for batch in etl.record_batches(self.batch_bytes, progress=self.progress):
+            for i, batch in enumerate(etl.record_batches(self.batch_bytes, progress=self.progress)):
                 self._feed(batch)
+                del batch
+                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
+                    _trim_heap()  # what decoding freed between the rows kept
         self._build_images()
 
     def _feed(self, b: RecordBatch) -> None:
@@ -400,13 +426,24 @@ class EtlDecoder:
         """
         pool_idx, walks = self._batch_pool_idx, self._batch_walks
         self._batch_pool_idx, self._batch_walks = [], []
-        if not pool_idx or not walks:
+        if not pool_idx:
             return
         pool = self._pool[n_pool:]
-        if len(pool) > 1:
-            pool = [_Table.concat(pool, _POOL_DTYPE)]
-            self._pool[n_pool:] = pool
-        prow = pool[0]
+        prow = pool[0] if len(pool) == 1 else _Table.concat(pool, _POOL_DTYPE)
+        self._pool[n_pool:] = [prow]
+        if walks:
+            self._match_walks(n, prow, pool_idx, walks, n_parts)
+        for k in _NARROW_POOL_COLUMNS:
+            prow.columns[k] = _narrow(prow.columns[k])
+
+    def _match_walks(
+        self,
+        n: int,
+        prow: _Table,
+        pool_idx: list[np.ndarray],
+        walks: list[tuple[_Table, np.ndarray]],
+        n_parts: int,
+    ) -> None:
         at = np.full(n + 1, -1, dtype=np.int64)
         at[np.concatenate(pool_idx) + 1] = np.arange(len(prow))  # the record after each event
         for rows, idx in walks:
@@ -853,7 +890,7 @@ class EtlDecoder:
         back["buffer_seq"] = pool["buffer_seq"][m]
         back["thread"] = pool["thread"][m]
         back["cpu"] = pool["cpu"][m]
-        back["record_index"] = pool["record_index"][m] + 1
+        back["record_index"] = pool["record_index"][m].astype(np.int64) + 1
         back["raw"] = pool["raw"][m]
         back["user"] = 0
         back["ref"] = 0
@@ -903,7 +940,6 @@ class EtlDecoder:
         self._pool = []
         parts = _Table.concat(self._stack_parts, _STACK_DTYPE, consume=True)
         self._stack_parts = []
-        _trim_heap()  # the per-batch pieces just copied
         parts = self._unmatch_shared(pool, parts)
         (pos,) = self._stream_positions(pool)
         pool = pool.take(np.lexsort((pos, pool["ts"])))
