@@ -369,3 +369,35 @@ def test_corrupt_file_raises_trace_format_error(tmp_path: Path) -> None:
     path.write_bytes(b"\x00" * 100)
     with pytest.raises(TraceFormatError):
         list(read_etl(path))
+
+
+def test_walks_matched_in_their_batch_follow_the_part_rules(tmp_path: Path) -> None:
+    """Walks right after their event are matched as each batch is decoded; those sharing a
+    (timestamp, thread) with another part still get what joining parts gives them."""
+    path = tmp_path / "batch.etl"
+    user = [0x7FF6_0000_1000]
+    with EtlWriter(path, cpu_count=2, start_timestamp=SYNC) as w:
+        _image(
+            w, D.HOOK_IMAGE_DC_START, SYNC, "\\SystemRoot\\system32\\ntoskrnl.exe", BASE, 0x100000
+        )
+        # Two events of one thread in one clock tick, each with its own kernel walk: two stacks.
+        _alloc(w, SYNC + 5, 0x1000)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 5, _walk([BASE + 0x10], SYNC + 5))
+        _alloc(w, SYNC + 5, 0x2000)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 5, _walk([BASE + 0x20], SYNC + 5))
+        # A kernel walk matched in its batch, joined to a user part logged on another processor.
+        _alloc(w, SYNC + 7, 0x3000, thread=200)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 7, _walk([BASE + 0x30], SYNC + 7, thread=200))
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 8, _walk(user, SYNC + 7, thread=200), cpu=1)
+        # Another thread in the same tick: its walk stays its own.
+        _alloc(w, SYNC + 7, 0x4000, thread=300, cpu=1)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 7, _walk([BASE + 0x40], SYNC + 7, thread=300), cpu=1)
+    tables, info = _tables(path)
+    assert tables["pool_events"]["address"].tolist() == [0x1000, 0x2000, 0x3000, 0x4000]
+    assert _frames_of(tables) == [
+        [("ntoskrnl.exe", 0x10, BASE + 0x10)],
+        [("ntoskrnl.exe", 0x20, BASE + 0x20)],
+        [("ntoskrnl.exe", 0x30, BASE + 0x30), ("", -1, user[0])],
+        [("ntoskrnl.exe", 0x40, BASE + 0x40)],
+    ]
+    assert not [n for n in info.notes if "not matched" in n]
