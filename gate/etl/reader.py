@@ -1179,24 +1179,36 @@ def read_etl(
     yield _images_chunk(dec)
     cols, frames_out = dec.pool_columns()
     yield _frames_chunk(frames_out)
+    del frames_out
     n = len(cols["ts"])
-    for lo in range(0, max(n, 1), CHUNK_ROWS):
-        hi = min(lo + CHUNK_ROWS, n)
+    bounds = list(range(0, max(n, 1), CHUNK_ROWS))
+    # Cut the columns into per-chunk pieces, one column at a time, so that each chunk's rows
+    # are freed once the consumer has taken it rather than when the whole table is done.
+    pieces: list[dict[str, np.ndarray]] = [{} for _ in bounds]
+    for k in list(cols):
+        col = cols.pop(k)
+        for piece, lo in zip(pieces, bounds, strict=True):
+            piece[k] = col[lo : lo + CHUNK_ROWS].copy()
+        del col
+        _trim_heap()
+    pieces.reverse()
+    for lo in bounds:
+        c = pieces.pop()
         yield Chunk.build(
             "pool_events",
-            seq=np.arange(lo, hi, dtype=np.int64),
-            time_s=dec.seconds(cols["ts"][lo:hi]),
-            event=cols["event"][lo:hi],
-            pool_type=cols["pool_type"][lo:hi],
-            tag=decode_tags(cols["tag"][lo:hi]),
-            size_bytes=cols["size_bytes"][lo:hi],
-            address=cols["address"][lo:hi],
-            session_id=cols["session_id"][lo:hi].astype(np.int64),
-            stack_id=cols["stack_id"][lo:hi],
-            thread_id=cols["thread_id"][lo:hi].astype(np.int64),
-            cpu=cols["cpu"][lo:hi].astype(np.int64),
+            seq=np.arange(lo, lo + len(c["ts"]), dtype=np.int64),
+            time_s=dec.seconds(c["ts"]),
+            event=c["event"],
+            pool_type=c["pool_type"],
+            tag=decode_tags(c["tag"]),
+            size_bytes=c["size_bytes"],
+            address=c["address"],
+            session_id=c["session_id"].astype(np.int64),
+            stack_id=c["stack_id"],
+            thread_id=c["thread_id"].astype(np.int64),
+            cpu=c["cpu"].astype(np.int64),
         )
-    del cols
+        del c
     resident = dec.resident_set()
     if resident.present:
         yield Chunk.build(
