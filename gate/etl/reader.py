@@ -3,8 +3,9 @@
 One pass over the file decodes every batch of records (`gate.etl.decode`) and keeps what the end
 of the trace is needed to settle:
 
-* Pool events are kept in memory as compact columns (about 60 bytes per event, so 10 million
-  events take ~600 MB plus one sort) and ordered at the end: per-CPU buffers mean file order is
+* Pool events are kept in memory as compact columns (about 45 bytes per event, integers in the
+  narrowest type a batch needs, so 10 million events take ~450 MB plus one sort; glibc is kept
+  from hoarding what decoding frees) and ordered at the end: per-CPU buffers mean file order is
   not time order, and `seq` must be final because the store orders by it. The order is by
   (raw timestamp, cpu, buffer sequence, record index in buffer), which is total and stable.
 * A stack walk logged right after its pool event in the same buffer (the common case) is
