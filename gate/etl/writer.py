@@ -168,77 +168,25 @@ class EtlWriter:
         pos = buf.pos
         data = buf.data
         if header_type in L.KERNEL_HEADER_TYPES:
+            # SYSTEM is COMPACT plus the kernel and user times, written as 0.
+            compact = (version, header_type, _MF, size, hook_id, thread_id, process_id, timestamp)
             if header_type <= L.HT_SYSTEM64:
-                _SYS.pack_into(
-                    data,
-                    pos,
-                    version,
-                    header_type,
-                    _MF,
-                    size,
-                    hook_id,
-                    thread_id,
-                    process_id,
-                    timestamp,
-                    0,
-                    0,
-                )
+                _SYS.pack_into(data, pos, *compact, 0, 0)
             elif header_type <= L.HT_COMPACT64:
-                _COMPACT.pack_into(
-                    data,
-                    pos,
-                    version,
-                    header_type,
-                    _MF,
-                    size,
-                    hook_id,
-                    thread_id,
-                    process_id,
-                    timestamp,
-                )
+                _COMPACT.pack_into(data, pos, *compact)
             else:
                 _PERF.pack_into(data, pos, version, header_type, _MF, size, hook_id, timestamp)
         else:
             if guid is None:
                 raise ValueError(f"header type {header_type:#x} needs a provider guid")
             g = guid.bytes_le
+            # INSTANCE is FULL plus instance ids and a parent GUID, written as 0.
+            full = (size, header_type, _MF, hook_id & 0xFF, 0, version, thread_id, process_id)
+            full += (timestamp, g, 0, 0)
             if header_type in (L.HT_FULL_HEADER32, L.HT_FULL_HEADER64):
-                _FULL.pack_into(
-                    data,
-                    pos,
-                    size,
-                    header_type,
-                    _MF,
-                    hook_id & 0xFF,
-                    0,
-                    version,
-                    thread_id,
-                    process_id,
-                    timestamp,
-                    g,
-                    0,
-                    0,
-                )
+                _FULL.pack_into(data, pos, *full)
             elif header_type in (L.HT_INSTANCE32, L.HT_INSTANCE64):
-                _INST.pack_into(
-                    data,
-                    pos,
-                    size,
-                    header_type,
-                    _MF,
-                    hook_id & 0xFF,
-                    0,
-                    version,
-                    thread_id,
-                    process_id,
-                    timestamp,
-                    g,
-                    0,
-                    0,
-                    0,
-                    0,
-                    b"",
-                )
+                _INST.pack_into(data, pos, *full, 0, 0, b"")
             else:
                 flags = (
                     L.EH_FLAG_64_BIT_HEADER

@@ -199,29 +199,20 @@ def _details(check: Check, verdict: Verdict) -> str:
             )
         _more(lines, len(check.findings), "findings")
         lines.append("")
-    if check.top_tags:
-        lines += [
-            "| Pool tag | Impacting | Allocated | Allocations |",
-            "|---|---:|---:|---:|",
-        ]
-        for t in check.top_tags[:_LIST_CAP]:
+    uses = [
+        ("Pool tag", "tags", [(u.tag, u) for u in check.top_tags]),
+        ("Call site", "call sites", [(u.site, u) for u in check.top_sites]),
+    ]
+    for heading, what, rows in uses:
+        if not rows:
+            continue
+        lines += [f"| {heading} | Impacting | Allocated | Allocations |", "|---|---:|---:|---:|"]
+        for name, u in rows[:_LIST_CAP]:
             lines.append(
-                f"| {_code(t.tag, in_table=True)} | {format_bytes(t.impacting_bytes)}"
-                f" | {format_bytes(t.allocated_bytes)} | {format_count(t.allocations)} |"
+                f"| {_code(name, in_table=True)} | {format_bytes(u.impacting_bytes)}"
+                f" | {format_bytes(u.allocated_bytes)} | {format_count(u.allocations)} |"
             )
-        _more(lines, len(check.top_tags), "tags")
-        lines.append("")
-    if check.top_sites:
-        lines += [
-            "| Call site | Impacting | Allocated | Allocations |",
-            "|---|---:|---:|---:|",
-        ]
-        for s in check.top_sites[:_LIST_CAP]:
-            lines.append(
-                f"| {_code(s.site, in_table=True)} | {format_bytes(s.impacting_bytes)}"
-                f" | {format_bytes(s.allocated_bytes)} | {format_count(s.allocations)} |"
-            )
-        _more(lines, len(check.top_sites), "call sites")
+        _more(lines, len(rows), what)
         lines.append("")
     lines.append("</details>")
     return "\n".join(lines)
