@@ -98,20 +98,82 @@ def gather_fixed(
     return gather(data, starts[ok], dt), ok
 
 
-def gather_pointers(
+def _pointer_rows(
+    data: np.ndarray, starts: np.ndarray, count: int, pointer_size: int
+) -> np.ndarray:
+    """A (len(starts), count) uint64 matrix: `count` pointers read from each start.
+
+    One fancy index over a 2-D strided view picks whole rows, so no per-pointer index array is
+    built; the rows are copied out contiguously.
+    """
+    flat = _strided(np.ascontiguousarray(data), np.dtype(f"<u{pointer_size}"))
+    rows = len(flat) - (count - 1) * pointer_size
+    view = np.lib.stride_tricks.as_strided(
+        flat, shape=(max(rows, 0), count), strides=(1, pointer_size), writeable=False
+    )
+    return view[starts].astype(np.uint64, copy=False)
+
+
+def _row_hashes(m: np.ndarray) -> np.ndarray:
+    """A 64-bit hash of each row of a uint64 matrix that depends on every value and position."""
+    with np.errstate(over="ignore"):
+        # One odd multiplier per position, so that swapped values hash differently.
+        k = np.arange(1, 2 * m.shape[1], 2, dtype=np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        x = m * (k | np.uint64(1))
+        x ^= x >> np.uint64(31)
+        x *= np.uint64(0xBF58476D1CE4E5B9)
+        return x.sum(axis=1, dtype=np.uint64)
+
+
+def distinct_pointer_arrays(
     data: np.ndarray, starts: np.ndarray, counts: np.ndarray, pointer_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Pointer arrays of varying length as one flat uint64 array plus CSR offsets (len n+1)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pointer arrays of varying length, de-duplicated: (index, flat, offsets).
+
+    `flat` and `offsets` (CSR, len k+1) hold the k distinct arrays; `index[i]` is the one that
+    record i has. Call stacks repeat heavily (a call site allocates thousands of times), so
+    rows of one length are read as a matrix, grouped by a row hash and confirmed equal to their
+    group's first row value by value; only distinct rows are kept. A hash collision is resolved
+    exactly, row by row.
+    """
     counts = counts.astype(np.int64)
-    offsets = np.zeros(len(counts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    total = int(offsets[-1])
-    if total == 0:
-        return np.zeros(0, dtype=np.uint64), offsets
-    within = np.arange(total, dtype=np.int64) - np.repeat(offsets[:-1], counts)
-    pos = np.repeat(starts.astype(np.int64), counts) + within * pointer_size
-    flat = gather(data, pos, f"<u{pointer_size}").astype(np.uint64, copy=False)
-    return flat, offsets
+    n = len(counts)
+    index = np.empty(n, dtype=np.int64)
+    distinct: list[np.ndarray] = []
+    lengths: list[np.ndarray] = []
+    found = 0
+    for count in np.unique(counts).tolist():
+        sel = np.flatnonzero(counts == count)
+        if count == 0:
+            index[sel] = found
+            distinct.append(np.zeros(0, dtype=np.uint64))
+            lengths.append(np.zeros(1, dtype=np.int64))
+            found += 1
+            continue
+        m = _pointer_rows(data, starts[sel], count, pointer_size)
+        _, first, inverse = np.unique(_row_hashes(m), return_index=True, return_inverse=True)
+        inverse = inverse.reshape(-1)
+        local = inverse.copy()
+        rows = [m[first]]
+        differ = np.flatnonzero((m != m[first[inverse]]).any(axis=1))
+        if len(differ):  # hash collisions: exact identity by the row's bytes
+            extra: dict[bytes, int] = {}
+            for r in differ.tolist():
+                key = m[r].tobytes()
+                if key not in extra:
+                    extra[key] = len(first) + len(extra)
+                    rows.append(m[r : r + 1])
+                local[r] = extra[key]
+        block = np.concatenate(rows) if len(rows) > 1 else rows[0]
+        index[sel] = found + local
+        distinct.append(block.reshape(-1))
+        lengths.append(np.full(len(block), count, dtype=np.int64))
+        found += len(block)
+    offsets = np.zeros(found + 1, dtype=np.int64)
+    if found:
+        np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    flat = np.concatenate(distinct) if distinct else np.zeros(0, dtype=np.uint64)
+    return index, flat.astype(np.uint64, copy=False), offsets
 
 
 def read_wstr(data: np.ndarray, start: int, end: int) -> str:
@@ -247,12 +309,13 @@ def decode_stack_walk(
     rec, ok = gather_fixed(P.STACK_WALK, data, starts, sizes, ps)
     fixed = P.STACK_WALK.fixed_size(ps)
     counts = (sizes[ok].astype(np.int64) - fixed) // ps
-    frames, offsets = gather_pointers(data, starts[ok] + fixed, counts, ps)
+    index, frames, offsets = distinct_pointer_arrays(data, starts[ok] + fixed, counts, ps)
     return {
         "ok": ok,
         "event_timestamp": rec["EventTimeStamp"].astype(np.int64),
         "stack_process": rec["StackProcess"].astype(np.int64),
         "stack_thread": rec["StackThread"].astype(np.int64),
+        "stack_index": index,
         "frames": frames,
         "frame_offsets": offsets,
     }
@@ -277,10 +340,11 @@ def decode_stack_definition(
     rec, ok = gather_fixed(P.STACK_DEFINITION, data, starts, sizes, ps)
     fixed = P.STACK_DEFINITION.fixed_size(ps)
     counts = (sizes[ok].astype(np.int64) - fixed) // ps
-    frames, offsets = gather_pointers(data, starts[ok] + fixed, counts, ps)
+    index, frames, offsets = distinct_pointer_arrays(data, starts[ok] + fixed, counts, ps)
     return {
         "ok": ok,
         "key": rec["StackKey"].astype(np.uint64),
+        "stack_index": index,
         "frames": frames,
         "frame_offsets": offsets,
     }

@@ -194,6 +194,24 @@ def test_image_name_without_terminator_ends_at_payload_end() -> None:
 # --- stacks -----------------------------------------------------------------------------------
 
 
+def _stacks(cols: dict) -> list[list[int]]:
+    """Each record's frames, from the distinct stacks and the per-record index."""
+    flat, offsets = cols["frames"].tolist(), cols["frame_offsets"].tolist()
+    return [flat[offsets[i] : offsets[i + 1]] for i in cols["stack_index"].tolist()]
+
+
+def test_distinct_stacks_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Equal hashes never merge different stacks: rows are compared value by value."""
+    monkeypatch.setattr(D, "_row_hashes", lambda m: np.zeros(len(m), dtype=np.uint64))
+    stacks = [[1, 2, 3], [1, 2, 4], [1, 2, 3], [9, 9, 9], [1, 2, 4], [5, 6]]
+    payloads = [struct.pack("<QII", 0, 0, 0) + struct.pack(f"<{len(f)}Q", *f) for f in stacks]
+    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, 8, *payloads)  # type: ignore[arg-type]
+    assert _stacks(cols) == stacks
+    assert len(cols["frame_offsets"]) - 1 == 4
+    index = cols["stack_index"].tolist()
+    assert index[0] == index[2] and index[1] == index[4] and len(set(index)) == 4
+
+
 @pytest.mark.parametrize("ps", [4, 8])
 def test_stack_walk(ps: int) -> None:
     p = "Q" if ps == 8 else "I"
@@ -203,13 +221,16 @@ def test_stack_walk(ps: int) -> None:
     a = struct.pack(f"<QII{len(frames)}{p}", 123456789, 4, 1008, *frames)
     b = struct.pack("<QII", 5, 6, 7)  # no frames at all
     c = struct.pack(f"<QII{p}", 9, 10, 11, frames[0]) + b"\x01"  # a stray byte is ignored
-    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, ps, a, b, c, b[:15])  # type: ignore[arg-type]
-    assert cols["ok"].tolist() == [True, True, True, False]
-    assert cols["event_timestamp"].tolist() == [123456789, 5, 9]
-    assert cols["stack_process"].tolist() == [4, 6, 10]
-    assert cols["stack_thread"].tolist() == [1008, 7, 11]
-    assert cols["frame_offsets"].tolist() == [0, 3, 3, 4]
-    assert cols["frames"].tolist() == [*frames, frames[0]]
+    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, ps, a, b, c, b[:15], a)  # type: ignore[arg-type]
+    assert cols["ok"].tolist() == [True, True, True, False, True]
+    assert cols["event_timestamp"].tolist() == [123456789, 5, 9, 123456789]
+    assert cols["stack_process"].tolist() == [4, 6, 10, 4]
+    assert cols["stack_thread"].tolist() == [1008, 7, 11, 1008]
+    assert _stacks(cols) == [frames, [], [frames[0]], frames]
+    # Distinct stacks are stored once: the first and last record share theirs.
+    assert len(cols["frame_offsets"]) == 3 + 1
+    assert cols["stack_index"][0] == cols["stack_index"][3]
+    assert len(set(cols["stack_index"].tolist())) == 3
     assert (
         P.encode(
             P.STACK_WALK, ps, frames, EventTimeStamp=123456789, StackProcess=4, StackThread=1008
@@ -237,7 +258,7 @@ def test_stack_key_reference_and_definition(ps: int) -> None:
         cols = _run(D.DECODERS[hook].fn, ps, definition, definition[: ps - 1])  # type: ignore[arg-type]
         assert cols["ok"].tolist() == [True, False]
         assert cols["key"].tolist() == [key]
-        assert cols["frames"].tolist() == frames
+        assert _stacks(cols) == [frames]
         assert cols["frame_offsets"].tolist() == [0, 2]
     assert P.encode(P.STACK_DEFINITION, ps, frames, StackKey=key) == definition
     assert (
