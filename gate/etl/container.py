@@ -496,7 +496,7 @@ class EtlFile:
         groups_done = self._progress_marks(groups) if progress is not None else []
         if workers <= 1:
             for k, rows in enumerate(groups):
-                yield self._load_batch(rows, [self._read_raw(self._buffers[i]) for i in rows])
+                yield self._load_batch(rows, self._read_group(rows))
                 if progress is not None:
                     progress(groups_done[k], self.file_size)
             return
@@ -505,8 +505,7 @@ class EtlFile:
             done = 0
             try:
                 for rows in groups:
-                    raws = [self._read_raw(self._buffers[i]) for i in rows]
-                    pending.append(pool.submit(self._load_batch, rows, raws))
+                    pending.append(pool.submit(self._load_batch, rows, self._read_group(rows)))
                     if len(pending) > workers:
                         yield pending.popleft().result()
                         done = self._report(progress, groups_done, done)
@@ -534,7 +533,11 @@ class EtlFile:
         rows: list[int] = []
         total = 0
         for i in range(len(self._buffers)):
-            size = (self._body_size(self._buffers[i]) + 7) & ~7
+            row = self._buffers[i]
+            if int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED:
+                size = (self._body_size(row) + 7) & ~7
+            else:  # read whole, header and unused tail included (`_read_group`)
+                size = int(row["BufferSize"])
             if rows and total + size > max_bytes:
                 groups.append(rows)
                 rows, total = [], 0
@@ -544,11 +547,43 @@ class EtlFile:
             groups.append(rows)
         return groups
 
-    def _load_batch(self, rows: list[int], raws: list[bytes]) -> RecordBatch:
+    def _read_group(self, rows: list[int]) -> list[bytes] | np.ndarray:
+        """The stored bytes of a batch's buffers: one read of the whole span when no buffer is
+        compressed (uncompressed bodies are used where they lie, nothing is copied or joined),
+        else each buffer's bytes after its header."""
+        bufs = self._buffers[rows]
+        first = int(bufs["file_offset"][0])
+        span = int(bufs["file_offset"][-1]) + int(bufs["BufferSize"][-1]) - first
+        compressed = (bufs["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED).any()
+        if compressed or (bufs["file_offset"] % 8).any() or span % 8:  # views need alignment
+            return [self._read_raw(self._buffers[i]) for i in rows]
+        out = np.empty(span + _GATHER_SLACK, dtype=np.uint8)
+        self._f.seek(first)
+        got = self._f.readinto(memoryview(out[:span]))
+        if got != span:
+            raise self._error(first, "buffers shorter than their BufferSize (file changed?)")
+        out[span:] = 0xFF
+        return out
+
+    def _load_batch(self, rows: list[int], raws: list[bytes] | np.ndarray) -> RecordBatch:
+        if isinstance(raws, np.ndarray):
+            return self._decode_span(rows, raws)
         bodies = [
             self._body_from_raw(self._buffers[i], raw) for i, raw in zip(rows, raws, strict=True)
         ]
         return self._decode_batch(bodies, rows)
+
+    def _decode_span(self, rows: list[int], data: np.ndarray) -> RecordBatch:
+        """Records of consecutive uncompressed buffers read as one span of the file."""
+        bufs = self._buffers[rows]
+        starts = bufs["file_offset"].astype(np.int64) - int(bufs["file_offset"][0]) + _BH_SIZE
+        end = bufs["Offset"].astype(np.int64)
+        bad_end = (end < _BH_SIZE) | (end > bufs["BufferSize"])
+        end[bad_end] = bufs["SavedOffset"][bad_end]
+        ends = starts + np.maximum(end - _BH_SIZE, 0)
+        total = len(data) - _GATHER_SLACK
+        offsets = self._walk(data, total, starts, ends, bufs)
+        return self._fields(data, offsets, starts, ends, bufs)
 
     def _decode_batch(self, bodies: list[bytes], rows: list[int]) -> RecordBatch:
         bufs = self._buffers[rows]
@@ -567,7 +602,7 @@ class EtlFile:
         data = np.frombuffer(b"".join(parts), dtype=np.uint8)
         ends = starts + lengths
 
-        offsets = self._walk(data, total, starts, ends, padded, bufs)
+        offsets = self._walk(data, total, starts, ends, bufs)
         return self._fields(data, offsets, starts, ends, bufs)
 
     def _walk(
@@ -576,7 +611,6 @@ class EtlFile:
         total: int,
         starts: np.ndarray,
         ends: np.ndarray,
-        padded: np.ndarray,
         bufs: np.ndarray,
     ) -> np.ndarray:
         """Offsets (into data) of every record, in order, following the size fields."""
