@@ -30,6 +30,7 @@ import ctypes
 import hashlib
 import os
 import sys
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from gate.errors import InputError
 from gate.etl import decode as D
 from gate.etl import layouts as L
 from gate.etl.container import EtlFile, RecordBatch, open_etl
@@ -45,6 +47,7 @@ from gate.etl.payloads import decode_tags
 from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
 from gate.inputs.drivers import driver_name
+from gate.inputs.pairing import paired_chunks
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
 CHUNK_ROWS = 1_000_000
@@ -205,6 +208,34 @@ def _user_space(first_frame: np.ndarray, pointer_size: int) -> np.ndarray:
     return first_frame < boundary
 
 
+class _FileHash:
+    """SHA-256 of a file, computed on a daemon thread from construction on."""
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._hex = ""
+        self._error: OSError | None = None
+        self._thread = threading.Thread(target=self._run, name="gate-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        h = hashlib.sha256()
+        try:
+            with open(self._path, "rb") as f:
+                while chunk := f.read(8 << 20):
+                    h.update(chunk)
+        except OSError as exc:
+            self._error = exc
+            return
+        self._hex = h.hexdigest()
+
+    def digest(self) -> str:
+        self._thread.join()
+        if self._error is not None:
+            raise InputError(f"{self._path}: cannot read: {self._error.strerror or self._error}")
+        return self._hex
+
+
 class StackTable:
     """Distinct raw stacks (frame addresses, innermost first) and their ids."""
 
@@ -225,48 +256,19 @@ class StackTable:
             self.frames.append(frames)
         return sid
 
-    def add_csr(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Ids for n stacks given as one flat frame array and n+1 offsets.
+    def add_distinct(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Ids for k stacks given as one flat frame array and k+1 offsets (CSR).
 
-        Stacks repeat a lot (one call site allocates thousands of times), so rows are first
-        grouped by a vectorized hash and checked for exact equality against their group's first
-        row; only one row per group reaches the dictionary.
+        The decoders already de-duplicate a batch's stacks, so k is the number of distinct
+        call stacks of a batch (hundreds), not its stack walks.
         """
-        n = len(offsets) - 1
-        if n == 0:
-            return np.zeros(0, dtype=np.int64)
-        counts = np.diff(offsets)
-        pos = np.arange(len(flat), dtype=np.int64) - np.repeat(offsets[:-1], counts)
-        with np.errstate(over="ignore"):
-            x = flat ^ (pos.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15))
-            x ^= x >> np.uint64(31)
-            x *= np.uint64(0xBF58476D1CE4E5B9)
-            x ^= x >> np.uint64(29)
-            h = np.zeros(n, dtype=np.uint64)
-            nonempty = counts > 0
-            if len(flat):
-                h[nonempty] = np.add.reduceat(x, offsets[:-1][nonempty])
-            h ^= counts.astype(np.uint64) * np.uint64(0x94D049BB133111EB)
-        _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
-        inverse = inverse.reshape(-1)
-        rep = first[inverse]
-        same = counts == counts[rep]
-        if len(flat):
-            rep_pos = np.repeat(offsets[rep], counts) + pos
-            ok_counts = same[np.repeat(np.arange(n), counts)]
-            eq = np.zeros(len(flat), dtype=bool)
-            eq[ok_counts] = flat[ok_counts] == flat[rep_pos[ok_counts]]
-            row_eq = np.ones(n, dtype=bool)
-            row_eq[nonempty] = np.logical_and.reduceat(eq, offsets[:-1][nonempty])
-            same &= row_eq
-        ids = np.empty(n, dtype=np.int64)
-        group_ids = np.array(
-            [self.add(flat[offsets[r] : offsets[r + 1]]) for r in first], dtype=np.int64
+        return np.array(
+            [
+                self.add(flat[lo:hi])
+                for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
+            ],
+            dtype=np.int64,
         )
-        ids[:] = group_ids[inverse]
-        for r in np.flatnonzero(~same):  # hash collisions: exact lookup, row by row
-            ids[r] = self.add(flat[offsets[r] : offsets[r + 1]])
-        return ids
 
 
 @dataclass
@@ -363,11 +365,13 @@ class EtlDecoder:
         self.images: list[ImageRow] = []
         self.notes: list[str] = []
         self.etl: EtlFile | None = None
+        self._hasher: _FileHash | None = None
 
     # --- pass over the file -------------------------------------------------------------------
 
     def run(self) -> None:
         _bound_heap()
+        self._hasher = _FileHash(self.path)
         with open_etl(self.path) as etl:
             self.etl = etl
             for i, batch in enumerate(etl.record_batches(self.batch_bytes, progress=self.progress)):
@@ -493,12 +497,13 @@ class EtlDecoder:
             self._batch_pool_idx.append(idx)
             self._pool.append(rows)
         elif category == "stack":
-            flat, offsets = cols["frames"], cols["frame_offsets"]
-            raw = self.stacks.add_csr(flat, offsets)
-            first = np.zeros(len(idx), dtype=np.uint64)
+            flat, offsets, which = cols["frames"], cols["frame_offsets"], cols["stack_index"]
+            ids = self.stacks.add_distinct(flat, offsets)
+            first = np.zeros(len(ids), dtype=np.uint64)
             nonempty = np.diff(offsets) > 0
             first[nonempty] = flat[offsets[:-1][nonempty]]
-            rows = self._stack_rows(b, idx, cols, raw, _user_space(first, ps) & nonempty, ref=False)
+            user = (_user_space(first, ps) & nonempty)[which]
+            rows = self._stack_rows(b, idx, cols, ids[which], user, ref=False)
             self._batch_walks.append((rows, idx))
             self._stack_parts.append(rows)
         elif category == "stack_ref":
@@ -508,7 +513,8 @@ class EtlDecoder:
             self._stack_parts.append(self._stack_rows(b, idx, cols, raw, user, ref=True))
             self._ref_keys.append(cols["key"])
         elif category == "stack_definition":
-            raw = self.stacks.add_csr(cols["frames"], cols["frame_offsets"])
+            ids = self.stacks.add_distinct(cols["frames"], cols["frame_offsets"])
+            raw = ids[cols["stack_index"]]
             self._defs.append(
                 (cols["key"], b.timestamp[idx], b.buffer_seq[idx], b.record_index[idx], raw)
             )
@@ -1005,11 +1011,11 @@ class EtlDecoder:
         return cols, frames_out
 
     def sha256(self) -> str:
-        h = hashlib.sha256()
-        with open(self.path, "rb") as f:
-            while chunk := f.read(8 << 20):
-                h.update(chunk)
-        return h.hexdigest()
+        """The file's SHA-256, hashed on a thread started with `run` (hashlib releases the GIL,
+        so on a second core it costs no wall time)."""
+        if self._hasher is None:
+            self._hasher = _FileHash(self.path)
+        return self._hasher.digest()
 
     def seconds(self, raw: np.ndarray) -> np.ndarray:
         """Seconds from trace start; QPC ticks are divided (not multiplied by 1/freq) so that
@@ -1163,38 +1169,11 @@ def _frames_chunk(frames_out: list[tuple[np.ndarray, list[str], np.ndarray]]) ->
     )
 
 
-def read_etl(
-    path: str | os.PathLike[str],
-    *,
-    batch_bytes: int = 32 << 20,
-    progress: Progress | None = None,
-) -> Iterator[Chunk | TraceInfo]:
-    """Chunks for the store from one `.etl` file: images, stack_frames, pool_events, TraceInfo.
-
-    Raises `TraceFormatError` for a corrupt file. A trace without pool events is not an error
-    here (the rules report it): it yields an empty pool_events table.
-    """
-    dec = EtlDecoder(path, batch_bytes=batch_bytes, progress=progress)
-    dec.run()
-    assert dec.etl is not None
-    yield _images_chunk(dec)
-    cols, frames_out = dec.pool_columns()
-    yield _frames_chunk(frames_out)
-    del frames_out
+def _event_chunks(dec: EtlDecoder, cols: dict[str, np.ndarray]) -> Iterator[Chunk]:
+    """`pool_events` chunks of the trace-ordered event columns of `pool_columns`."""
     n = len(cols["ts"])
-    bounds = list(range(0, max(n, 1), CHUNK_ROWS))
-    # Cut the columns into per-chunk pieces, one column at a time, so that each chunk's rows
-    # are freed once the consumer has taken it rather than when the whole table is done.
-    pieces: list[dict[str, np.ndarray]] = [{} for _ in bounds]
-    for k in list(cols):
-        col = cols.pop(k)
-        for piece, lo in zip(pieces, bounds, strict=True):
-            piece[k] = col[lo : lo + CHUNK_ROWS].copy()
-        del col
-        _trim_heap()
-    pieces.reverse()
-    for lo in bounds:
-        c = pieces.pop()
+    for lo in range(0, max(n, 1), CHUNK_ROWS):
+        c = {k: v[lo : lo + CHUNK_ROWS] for k, v in cols.items()}
         yield Chunk.build(
             "pool_events",
             seq=np.arange(lo, lo + len(c["ts"]), dtype=np.int64),
@@ -1209,7 +1188,52 @@ def read_etl(
             thread_id=c["thread_id"].astype(np.int64),
             cpu=c["cpu"].astype(np.int64),
         )
-        del c
+
+
+def read_etl(
+    path: str | os.PathLike[str],
+    *,
+    batch_bytes: int = 32 << 20,
+    progress: Progress | None = None,
+    paired: bool = True,
+) -> Iterator[Chunk | TraceInfo]:
+    """Chunks for the store from one `.etl` file: images, stack_frames, pool_allocations,
+    pool_unmatched_frees, resident_pages, then TraceInfo.
+
+    With `paired=False` the pool events themselves come instead of allocations and unmatched
+    frees (`pool_events` chunks in trace order, every field), for tools and tests that look at
+    events; the store pairs those the same way.
+
+    Raises `TraceFormatError` for a corrupt file. A trace without pool events is not an error
+    here (the rules report it): it yields no allocations.
+    """
+    dec = EtlDecoder(path, batch_bytes=batch_bytes, progress=progress)
+    dec.run()
+    assert dec.etl is not None
+    yield _images_chunk(dec)
+    cols, frames_out = dec.pool_columns()
+    yield _frames_chunk(frames_out)
+    del frames_out
+    if paired:
+        # The events are in trace order and in memory already: pairing them here spares the
+        # store staging millions of rows only to sort them again.
+        yield from paired_chunks(
+            time=cols.pop("ts"),
+            event=cols.pop("event"),
+            pool_type=cols.pop("pool_type"),
+            tag=cols.pop("tag"),
+            size_bytes=cols.pop("size_bytes"),
+            address=cols.pop("address"),
+            session_id=cols.pop("session_id"),
+            stack_id=cols.pop("stack_id"),
+            seconds=dec.seconds,
+            tag_text=decode_tags,
+            rows_per_chunk=CHUNK_ROWS,
+        )
+        del cols
+        _trim_heap()
+    else:
+        yield from _event_chunks(dec, cols)
     resident = dec.resident_set()
     if resident.present:
         yield Chunk.build(

@@ -64,7 +64,8 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         _c("thread_id", "i8", "BIGINT", "thread id from the event header, or -1"),
         _c("cpu", "i8", "BIGINT", "processor index, or -1"),
     ),
-    # Producers that already know allocation lifetimes (WPA's Pool table) write these directly.
+    # Producers that already know allocation lifetimes (WPA's Pool table) write these directly;
+    # readers holding a trace's events in trace order pair them with gate.inputs.pairing.
     "pool_allocations": (
         _c("alloc_seq", "i8", "BIGINT", "trace order of the allocation"),
         _c("alloc_s", "f8", "DOUBLE", "allocation time"),
@@ -77,6 +78,15 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         _c("address", "u8", "UBIGINT", "allocation address"),
         _c("session_id", "i8", "BIGINT", "session id or -1"),
         _c("stack_id", "i8", "BIGINT", "id into stack_frames, or -1"),
+    ),
+    "pool_unmatched_frees": (
+        _c("seq", "i8", "BIGINT", "trace order of the free"),
+        _c("time_s", "f8", "DOUBLE", "free time"),
+        _c("pool_type", "u4", "UINTEGER", "POOL_TYPE value as logged"),
+        _c("tag", STR, "VARCHAR", "pool tag"),
+        _c("size_bytes", "i8", "BIGINT", "bytes the free names (0 when it does not say)"),
+        _c("address", "u8", "UBIGINT", "the freed address"),
+        _c("session_id", "i8", "BIGINT", "session id or -1"),
     ),
     "stack_frames": (
         _c("stack_id", "i8", "BIGINT", "stack id, unique within the trace"),

@@ -1,8 +1,9 @@
 """The DuckDB store: creates the schema and bulk-loads reader chunks and normalized folders.
 
 Rows arrive as numpy column chunks and are inserted with one `INSERT … SELECT` per chunk over
-the registered arrays, so loading costs no Python work per row. Pool events are staged and
-paired into allocations in SQL (pairing.sql) when their trace is complete.
+the registered arrays, so loading costs no Python work per row. Pool events of readers that do
+not pair them themselves are staged and, once their trace is complete, paired into allocations
+by `gate.inputs.pairing`, the one implementation of metrics.md's pairing rule.
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ from importlib import resources
 from pathlib import Path
 
 import duckdb
+import numpy as np
 
 from gate.errors import GateError, InputError
 from gate.inputs.chunks import Chunk, TraceInfo
+from gate.inputs.pairing import paired_chunks
 
 
 def sql_text(package: str, name: str) -> str:
@@ -72,6 +75,10 @@ _INSERTS = {
             (pool_type & 512) <> 0, (pool_type & 268435456) <> 0, tag, size_bytes, address,
             CASE WHEN session_id >= 0 THEN session_id END,
             CASE WHEN stack_id >= 0 THEN stack_id END
+        FROM chunk""",
+    "pool_unmatched_frees": """
+        INSERT INTO pool_unmatched_frees SELECT $trace_id, seq, time_s, pool_type, tag,
+            size_bytes, address, CASE WHEN session_id >= 0 THEN session_id END
         FROM chunk""",
     "stack_frames": """
         INSERT INTO stack_frames SELECT $trace_id, stack_id, frame_index, address, module,
@@ -165,21 +172,47 @@ class Store:
                 if isinstance(item, TraceInfo):
                     info = item
                     continue
-                if item.rows == 0:
-                    continue
-                self.con.register("chunk", item.columns)
-                try:
-                    self.con.execute(_INSERTS[item.table], {"trace_id": trace_id}).fetchall()
-                finally:
-                    self.con.unregister("chunk")
+                self._insert(item, trace_id)
             if info is None:
                 raise GateError("reader yielded no trace information")
             self._insert_trace(trace_id, info)
-            run_script(self.con, sql_text("gate.store", "pairing.sql"), [trace_id])
+            self._pair_staged(trace_id)
         except BaseException:
             self._forget(trace_id)
             raise
         return trace_id
+
+    def _insert(self, chunk: Chunk, trace_id: int) -> None:
+        if chunk.rows == 0:
+            return
+        self.con.register("chunk", chunk.columns)
+        try:
+            self.con.execute(_INSERTS[chunk.table], {"trace_id": trace_id}).fetchall()
+        finally:
+            self.con.unregister("chunk")
+
+    def _pair_staged(self, trace_id: int) -> None:
+        """Pair the trace's staged pool events into allocations (gate.inputs.pairing)."""
+        cols = self.con.execute(
+            "SELECT seq, time_s, event, pool_type, tag, size_bytes, address, session_id, "
+            "stack_id FROM _pool_events WHERE trace_id = ? ORDER BY seq",
+            [trace_id],
+        ).fetchnumpy()
+        self.con.execute("DELETE FROM _pool_events WHERE trace_id = ?", [trace_id]).fetchall()
+        if len(cols["seq"]) == 0:
+            return
+        for chunk in paired_chunks(
+            seq=np.asarray(cols["seq"]),
+            time=np.asarray(cols["time_s"]),
+            event=np.asarray(cols["event"]),
+            pool_type=np.asarray(cols["pool_type"]),
+            tag=np.asarray(cols["tag"]),
+            size_bytes=np.asarray(cols["size_bytes"]),
+            address=np.asarray(cols["address"]),
+            session_id=np.asarray(cols["session_id"]),
+            stack_id=np.asarray(cols["stack_id"]),
+        ):
+            self._insert(chunk, trace_id)
 
     def _forget(self, trace_id: int) -> None:
         for table in (*NORMALIZED_TABLES, "_pool_events"):

@@ -27,7 +27,7 @@ END_TS = 2**63 - 1
 
 def _tables(path: Path) -> tuple[dict[str, dict[str, np.ndarray]], TraceInfo]:
     out: dict[str, dict[str, np.ndarray]] = {}
-    chunks = list(read_etl(path))
+    chunks = list(read_etl(path, paired=False))
     for c in chunks[:-1]:
         assert isinstance(c, Chunk)
         assert c.table not in out or c.table == "pool_events"
@@ -326,7 +326,7 @@ def test_identical_stacks_share_an_id_across_batches(tmp_path: Path) -> None:
                 _walk(frames, SYNC + 10 + i, 100 + cpu),
                 cpu=cpu,
             )
-    chunks = list(read_etl(path, batch_bytes=4096))
+    chunks = list(read_etl(path, batch_bytes=4096, paired=False))
     tables = {c.table: c.columns for c in chunks[:-1] if isinstance(c, Chunk)}
     ids = tables["pool_events"]["stack_id"]
     assert len(ids) == 300 and (ids >= 0).all()

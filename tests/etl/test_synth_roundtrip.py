@@ -11,6 +11,7 @@ from gate.etl.reader import inspect_etl, read_etl
 from gate.etl.synth import write_scenario_etl
 from gate.inputs.chunks import Chunk, TraceInfo
 from gate.inputs.scenario import SyntheticTrace, generate, parse_scenario, scenario_chunks
+from gate.store import Store
 
 NT = "\\SystemRoot\\system32\\ntoskrnl.exe"
 ACPI = "\\SystemRoot\\System32\\drivers\\ACPI.sys"
@@ -71,6 +72,9 @@ def _scenario(cpus: int = 4) -> SyntheticTrace:
             ],
             "events": [
                 {"t": 3.0, "op": "free", "address": 0xFFFF_C000_DEAD_0000, "tag": "Gone"},
+                # Two allocations at one address and no free between them: a lost free.
+                {"t": 3.5, "op": "alloc", "address": 0xFFFF_C000_BEEF_0000, "tag": "Lost"},
+                {"t": 4.5, "op": "alloc", "address": 0xFFFF_C000_BEEF_0000, "tag": "Lost"},
             ],
             "events_lost": 2,
             "buffers_lost": 1,
@@ -134,7 +138,7 @@ def test_roundtrip_equals_scenario_chunks(variant: str, tmp_path: Path) -> None:
     trace = _scenario()
     opts = VARIANTS[variant]
     path = write_scenario_etl(trace, tmp_path / "t.etl", buffer_size=8192, **opts)
-    got, info = _tables(list(read_etl(path, batch_bytes=64 << 10)))
+    got, info = _tables(list(read_etl(path, batch_bytes=64 << 10, paired=False)))
     exp, exp_info = _expected(trace)
 
     _assert_same_images(got["images"], exp["images"])
@@ -177,7 +181,7 @@ def test_roundtrip_equals_scenario_chunks(variant: str, tmp_path: Path) -> None:
 def test_roundtrip_one_cpu(tmp_path: Path) -> None:
     trace = _scenario(cpus=1)
     path = write_scenario_etl(trace, tmp_path / "one.etl")
-    got, _ = _tables(list(read_etl(path)))
+    got, _ = _tables(list(read_etl(path, paired=False)))
     exp, _ = _tables(list(scenario_chunks(trace)))  # one processor: scenario order as is
     for name in exp["pool_events"]:
         if name != "stack_id":
@@ -210,7 +214,7 @@ def test_alloc_and_free_in_one_tick_on_one_thread_keep_their_own_stacks(tmp_path
     trace = generate(sc)
     for opts in ({}, {"perfinfo_pool": True}):
         path = write_scenario_etl(trace, tmp_path / "tick.etl", **opts)
-        got, _ = _tables(list(read_etl(path)))
+        got, _ = _tables(list(read_etl(path, paired=False)))
         pe = got["pool_events"]
         assert np.array_equal(pe["stack_id"] >= 0, pe["event"] == 0)
 
@@ -241,7 +245,7 @@ def test_no_pool_events_is_not_an_error(tmp_path: Path) -> None:
         }
     )
     path = write_scenario_etl(generate(sc), tmp_path / "empty.etl")
-    got, info = _tables(list(read_etl(path)))
+    got, info = _tables(list(read_etl(path, paired=False)))
     assert len(got["pool_events"]["seq"]) == 0
     assert len(got["images"]["driver"]) == 1
     assert info.duration_s == 1.0
@@ -259,3 +263,25 @@ def test_unknown_frame_module_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"nosuch\.sys"):
         write_scenario_etl(generate(sc), tmp_path / "bad.etl")
     assert not (tmp_path / "bad.etl").exists()
+
+
+def _store_tables(chunks: object) -> dict[str, list[tuple]]:
+    with Store() as store:
+        store.add_trace(chunks)  # type: ignore[arg-type]
+        return {
+            t: store.con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall()
+            for t in ("pool_allocations", "pool_unmatched_frees")
+        }
+
+
+def test_reader_pairing_equals_store_pairing(tmp_path: Path) -> None:
+    """read_etl pairs events itself; the store pairs staged events: the tables are the same,
+    and the scenario's oddities (an unmatched free, a lost free, session pool) are there."""
+    path = write_scenario_etl(_scenario(), tmp_path / "t.etl")
+    paired = _store_tables(read_etl(path))
+    staged = _store_tables(read_etl(path, paired=False))
+    assert paired == staged
+    kinds = [r[5] for r in paired["pool_allocations"]]
+    assert kinds.count("lost") == 1 and "freed" in kinds and "none" in kinds
+    assert [r[4] for r in paired["pool_unmatched_frees"]] == ["Gone"]
+    assert any(r[14] == 1 for r in paired["pool_allocations"])  # session id kept
