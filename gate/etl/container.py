@@ -21,7 +21,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -174,6 +174,13 @@ _BH_SIZE = L.BUFFER_HEADER_SIZE
 _MAX_BUFFER_BYTES = 64 << 20
 # Extra 0xFF bytes after the last body so fixed-offset gathers of short records stay in bounds.
 _GATHER_SLACK = 0x60
+
+
+_T = TypeVar("_T")
+
+
+def _same_batch(batch: RecordBatch) -> RecordBatch:
+    return batch
 
 
 def _walk_kernel(
@@ -478,12 +485,25 @@ class EtlFile:
         A batch holds buffers until their bodies exceed `max_bytes` (a single larger buffer
         still forms its own batch), so memory stays bounded by `max_bytes`, not by the trace.
         Records are not reordered: sort by (timestamp, cpu, buffer_seq, record_index) for trace
-        order.
+        order. `workers` and `progress` are as for `map_batches`.
+        """
+        return self.map_batches(_same_batch, max_bytes, workers=workers, progress=progress)
+
+    def map_batches(
+        self,
+        fn: Callable[[RecordBatch], _T],
+        max_bytes: int = 32 << 20,
+        *,
+        workers: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> Iterator[_T]:
+        """`fn(batch)` for each batch of `record_batches`, in file order.
 
         Buffers are independent, so with `workers` > 1 (default: one per core, at most 4) the
-        next batches are decompressed and walked on worker threads while the caller works on
-        the current one; the numba kernels release the GIL. At most `workers` + 1 batches are
-        held at once. The file is read on the calling thread only.
+        next batches are decompressed, walked and given to `fn` on worker threads while the
+        caller works on the current result; numpy and the numba kernels release the GIL, so
+        `fn` should be a pure function of its batch. At most `workers` + 1 results are held at
+        once. The file is read on the calling thread only.
 
         `progress(done_bytes, total_bytes)` is called after each batch with the file position
         reached, for a progress bar.
@@ -496,16 +516,20 @@ class EtlFile:
         groups_done = self._progress_marks(groups) if progress is not None else []
         if workers <= 1:
             for k, rows in enumerate(groups):
-                yield self._load_batch(rows, self._read_group(rows))
+                yield fn(self._load_batch(rows, self._read_group(rows)))
                 if progress is not None:
                     progress(groups_done[k], self.file_size)
             return
+
+        def work(rows: list[int], raws: list[bytes] | np.ndarray) -> _T:
+            return fn(self._load_batch(rows, raws))
+
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-etl") as pool:
-            pending: deque[Future[RecordBatch]] = deque()
+            pending: deque[Future[_T]] = deque()
             done = 0
             try:
                 for rows in groups:
-                    pending.append(pool.submit(self._load_batch, rows, self._read_group(rows)))
+                    pending.append(pool.submit(work, rows, self._read_group(rows)))
                     if len(pending) > workers:
                         yield pending.popleft().result()
                         done = self._report(progress, groups_done, done)

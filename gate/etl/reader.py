@@ -324,73 +324,51 @@ class EtlSummary:
     notes: list[str] = field(default_factory=list)
 
 
-class EtlDecoder:
-    """One pass over an `.etl` file, then the derived tables. Use `read_etl` or `inspect_etl`."""
+class _BatchResult:
+    """One batch decoded, on a worker thread: a pure function of the batch.
 
-    def __init__(
-        self,
-        path: str | os.PathLike[str],
-        *,
-        batch_bytes: int = 32 << 20,
-        progress: Progress | None = None,
-    ) -> None:
-        self.path = str(path)
-        self.batch_bytes = batch_bytes
-        self.progress = progress
+    Stack ids here are the batch's own (indices into the concatenated `stacks` blocks of
+    distinct stacks); key references are numbered within the batch. `EtlDecoder._absorb` turns
+    both into the trace's, batch by batch in file order.
+    """
+
+    def __init__(self, b: RecordBatch) -> None:
+        self.records = len(b)
+        self.events_lost_buffers = b.events_lost_buffers
+        self.buffer_lost_buffers = b.buffer_lost_buffers
+        self.last_ts = int(b.timestamp.max()) if len(b) else _NO_TS
         self.counts: Counter[D.EventKey] = Counter()
-        self.records_total = 0
         self.records_unknown = 0
         self.malformed: Counter[str] = Counter()
-        self.last_ts = _NO_TS
-        self.events_lost_buffers = 0
-        self.buffer_lost_buffers = 0
-        self.stacks = StackTable()
-        self.stacks_unmatched = 0
-        self._pool: list[_Table] = []
-        self._stack_parts: list[_Table] = []
-        self._batch_pool_idx: list[np.ndarray] = []  # record indices of the batch's pool rows
-        self._batch_walks: list[tuple[_Table, np.ndarray]] = []  # its walks, record indices
-        self._ref_keys: list[np.ndarray] = []
-        self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
-        self._image_events: list[tuple] = []
-        self._image_ids: list[tuple] = []
-        self._dbgids: list[tuple] = []
-        self.file_names: dict[int, str] = {}  # FileObject -> name, for resident-set work
+        self.stacks: list[tuple[np.ndarray, np.ndarray]] = []  # distinct stacks, CSR blocks
+        self._n_stacks = 0
+        self.pool: _Table | None = None  # `raw`: the batch's stack id matched here, or -1
+        self._pool_rows: list[_Table] = []
+        self._pool_idx: list[np.ndarray] = []  # record indices of the pool rows
+        self._walks: list[tuple[_Table, np.ndarray]] = []  # stack walks, record indices
+        self.stack_parts: list[_Table] = []
+        self.ref_keys: list[np.ndarray] = []
+        self.defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.image_events: list[tuple] = []
+        self.image_ids: list[tuple] = []
+        self.dbgids: list[tuple] = []
+        self.file_names: list[tuple[list[int], list[str]]] = []
         self.pool_snapshot: list[dict[str, np.ndarray]] = []
-        self._pages: list[dict[str, np.ndarray]] = []  # page records of the rundown hooks
+        self.pages: list[dict[str, np.ndarray]] = []
         self.page_access_records = 0
-        self.memory_mb: int | None = None  # SystemConfig CPU MemSize
-        self.config_page_size: int | None = None  # SystemConfig CPU PageSize
-        self._resident: ResidentSet | None = None
-        self.images: list[ImageRow] = []
-        self.notes: list[str] = []
-        self.etl: EtlFile | None = None
-        self._hasher: _FileHash | None = None
+        self.sysconfig: tuple[int | None, int | None] | None = None  # MemSize MB, PageSize
+        if len(b):
+            self._decode(b)
 
-    # --- pass over the file -------------------------------------------------------------------
+    def _distinct(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+        """Batch ids for a block of distinct stacks."""
+        self.stacks.append((flat, offsets))
+        k = len(offsets) - 1
+        self._n_stacks += k
+        return np.arange(self._n_stacks - k, self._n_stacks, dtype=np.int64)
 
-    def run(self) -> None:
-        _bound_heap()
-        self._hasher = _FileHash(self.path)
-        with open_etl(self.path) as etl:
-            self.etl = etl
-            for i, batch in enumerate(etl.record_batches(self.batch_bytes, progress=self.progress)):
-                self._feed(batch)
-                del batch
-                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
-                    _trim_heap()  # what decoding freed between the rows kept
-        self._build_images()
-
-    def _feed(self, b: RecordBatch) -> None:
-        n = len(b)
-        if n == 0:
-            return
-        self.records_total += n
-        self.events_lost_buffers += b.events_lost_buffers
-        self.buffer_lost_buffers += b.buffer_lost_buffers
-        self.last_ts = max(self.last_ts, int(b.timestamp.max()))
+    def _decode(self, b: RecordBatch) -> None:
         codes, guid_keys = D.event_codes(b.header_type, b.hook_id, b.guid_index, b.guids)
-        n_pool, n_parts = len(self._pool), len(self._stack_parts)
         for code, idx in D.group_indices(codes):
             key = D.key_for_code(code, guid_keys)
             dec = D.DECODERS.get(key) if key is not None else None
@@ -418,9 +396,9 @@ class EtlDecoder:
                 good = sub[ok]
                 if len(good):
                     self._collect(dec.category, key, b, good, cols, int(ps))
-        self._match_in_batch(n, n_pool, n_parts)
+        self._match_in_batch(len(b))
 
-    def _match_in_batch(self, n: int, n_pool: int, n_parts: int) -> None:
+    def _match_in_batch(self, n: int) -> None:
         """Match this batch's stack walks that are the very next record after their pool event.
 
         Batches hold whole buffers, so the fast path of `_match_stacks` (a kernel stack walk
@@ -429,17 +407,18 @@ class EtlDecoder:
         with a thread id are matched, so that `pool_columns` can rebuild any such walk from its
         pool row if another part shares its (timestamp, thread) and `_combine_parts` must see it.
         """
-        pool_idx, walks = self._batch_pool_idx, self._batch_walks
-        self._batch_pool_idx, self._batch_walks = [], []
+        pool_idx, walks = self._pool_idx, self._walks
+        self._pool_idx, self._walks = [], []
         if not pool_idx:
             return
-        pool = self._pool[n_pool:]
+        pool = self._pool_rows
+        self._pool_rows = []
         prow = pool[0] if len(pool) == 1 else _Table.concat(pool, _POOL_DTYPE)
-        self._pool[n_pool:] = [prow]
         if walks:
-            self._match_walks(n, prow, pool_idx, walks, n_parts)
+            self._match_walks(n, prow, pool_idx, walks)
         for k in _NARROW_POOL_COLUMNS:
             prow.columns[k] = _narrow(prow.columns[k])
+        self.pool = prow
 
     def _match_walks(
         self,
@@ -447,7 +426,6 @@ class EtlDecoder:
         prow: _Table,
         pool_idx: list[np.ndarray],
         walks: list[tuple[_Table, np.ndarray]],
-        n_parts: int,
     ) -> None:
         at = np.full(n + 1, -1, dtype=np.int64)
         at[np.concatenate(pool_idx) + 1] = np.arange(len(prow))  # the record after each event
@@ -467,9 +445,9 @@ class EtlDecoder:
                 continue
             prow["raw"][cand[ok]] = rows["raw"][ok]
             keep = rows[~ok]
-            for i in range(n_parts, len(self._stack_parts)):
-                if self._stack_parts[i] is rows:
-                    self._stack_parts[i] = keep
+            for i in range(len(self.stack_parts)):
+                if self.stack_parts[i] is rows:
+                    self.stack_parts[i] = keep
 
     def _collect(
         self,
@@ -494,28 +472,28 @@ class EtlDecoder:
             rows["tag"] = cols["tag"]
             rows["event"] = POOL_ALLOC if category == "pool_alloc" else POOL_FREE
             rows["raw"] = -1
-            self._batch_pool_idx.append(idx)
-            self._pool.append(rows)
+            self._pool_idx.append(idx)
+            self._pool_rows.append(rows)
         elif category == "stack":
             flat, offsets, which = cols["frames"], cols["frame_offsets"], cols["stack_index"]
-            ids = self.stacks.add_distinct(flat, offsets)
+            ids = self._distinct(flat, offsets)
             first = np.zeros(len(ids), dtype=np.uint64)
             nonempty = np.diff(offsets) > 0
             first[nonempty] = flat[offsets[:-1][nonempty]]
             user = (_user_space(first, ps) & nonempty)[which]
             rows = self._stack_rows(b, idx, cols, ids[which], user, ref=False)
-            self._batch_walks.append((rows, idx))
-            self._stack_parts.append(rows)
+            self._walks.append((rows, idx))
+            self.stack_parts.append(rows)
         elif category == "stack_ref":
-            base = sum(len(k) for k in self._ref_keys)
+            base = sum(len(k) for k in self.ref_keys)
             raw = base + np.arange(len(idx), dtype=np.int64)
             user = np.full(len(idx), key == D.HOOK_STACK_KEY_USER)
-            self._stack_parts.append(self._stack_rows(b, idx, cols, raw, user, ref=True))
-            self._ref_keys.append(cols["key"])
+            self.stack_parts.append(self._stack_rows(b, idx, cols, raw, user, ref=True))
+            self.ref_keys.append(cols["key"])
         elif category == "stack_definition":
-            ids = self.stacks.add_distinct(cols["frames"], cols["frame_offsets"])
+            ids = self._distinct(cols["frames"], cols["frame_offsets"])
             raw = ids[cols["stack_index"]]
-            self._defs.append(
+            self.defs.append(
                 (cols["key"], b.timestamp[idx], b.buffer_seq[idx], b.record_index[idx], raw)
             )
         elif category == "image":
@@ -523,7 +501,7 @@ class EtlDecoder:
             pids = cols["process_id"]
             pids = np.where(pids < 0, np.maximum(b.process_id[idx], 0), pids)
             for i, rec in enumerate(idx):
-                self._image_events.append(
+                self.image_events.append(
                     (
                         int(b.timestamp[rec]),
                         int(b.cpu[rec]),
@@ -537,12 +515,10 @@ class EtlDecoder:
                     )
                 )
         elif category == "file_name":
-            self.file_names.update(
-                zip(cols["file_object"].tolist(), cols["file_name"], strict=True)
-            )
+            self.file_names.append((cols["file_object"].tolist(), list(cols["file_name"])))
         elif category == "image_id":
             for i, rec in enumerate(idx):
-                self._image_ids.append(
+                self.image_ids.append(
                     (
                         int(b.buffer_seq[rec]),
                         int(b.record_index[rec]),
@@ -553,7 +529,7 @@ class EtlDecoder:
                 )
         elif category == "dbgid":
             for i, rec in enumerate(idx):
-                self._dbgids.append(
+                self.dbgids.append(
                     (
                         int(b.buffer_seq[rec]),
                         int(b.record_index[rec]),
@@ -571,7 +547,7 @@ class EtlDecoder:
             if key not in D.RESIDENT_SNAPSHOT_HOOKS:
                 self.page_access_records += int(page.sum())
                 return
-            self._pages.append(
+            self.pages.append(
                 {
                     "ts": b.timestamp[idx][page],
                     "kind": cols["kind"][page],
@@ -582,8 +558,10 @@ class EtlDecoder:
                 }
             )
         elif category == "sysconfig_cpu":
-            self.memory_mb = int(cols["memory_mb"][-1]) or None
-            self.config_page_size = int(cols["page_size"][-1]) or None
+            self.sysconfig = (
+                int(cols["memory_mb"][-1]) or None,
+                int(cols["page_size"][-1]) or None,
+            )
 
     @staticmethod
     def _stack_rows(
@@ -606,6 +584,101 @@ class EtlDecoder:
         rows["user"] = user
         rows["ref"] = ref
         return rows
+
+
+class EtlDecoder:
+    """One pass over an `.etl` file, then the derived tables. Use `read_etl` or `inspect_etl`."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        batch_bytes: int = 32 << 20,
+        progress: Progress | None = None,
+    ) -> None:
+        self.path = str(path)
+        self.batch_bytes = batch_bytes
+        self.progress = progress
+        self.counts: Counter[D.EventKey] = Counter()
+        self.records_total = 0
+        self.records_unknown = 0
+        self.malformed: Counter[str] = Counter()
+        self.last_ts = _NO_TS
+        self.events_lost_buffers = 0
+        self.buffer_lost_buffers = 0
+        self.stacks = StackTable()
+        self.stacks_unmatched = 0
+        self._pool: list[_Table] = []
+        self._stack_parts: list[_Table] = []
+        self._ref_keys: list[np.ndarray] = []
+        self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self._image_events: list[tuple] = []
+        self._image_ids: list[tuple] = []
+        self._dbgids: list[tuple] = []
+        self.file_names: dict[int, str] = {}  # FileObject -> name, for resident-set work
+        self.pool_snapshot: list[dict[str, np.ndarray]] = []
+        self._pages: list[dict[str, np.ndarray]] = []  # page records of the rundown hooks
+        self.page_access_records = 0
+        self.memory_mb: int | None = None  # SystemConfig CPU MemSize
+        self.config_page_size: int | None = None  # SystemConfig CPU PageSize
+        self._resident: ResidentSet | None = None
+        self.images: list[ImageRow] = []
+        self.notes: list[str] = []
+        self.etl: EtlFile | None = None
+        self._hasher: _FileHash | None = None
+
+    # --- pass over the file -------------------------------------------------------------------
+
+    def run(self) -> None:
+        _bound_heap()
+        self._hasher = _FileHash(self.path)
+        with open_etl(self.path) as etl:
+            self.etl = etl
+            batches = etl.map_batches(_BatchResult, self.batch_bytes, progress=self.progress)
+            for i, result in enumerate(batches):
+                self._absorb(result)
+                del result
+                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
+                    _trim_heap()  # what decoding freed between the rows kept
+        self._build_images()
+
+    def _absorb(self, r: _BatchResult) -> None:
+        """Add one batch's results, in file order: the batch's own stack ids become the trace's."""
+        if r.records == 0:
+            return
+        self.records_total += r.records
+        self.events_lost_buffers += r.events_lost_buffers
+        self.buffer_lost_buffers += r.buffer_lost_buffers
+        self.last_ts = max(self.last_ts, r.last_ts)
+        self.counts.update(r.counts)
+        self.records_unknown += r.records_unknown
+        self.malformed.update(r.malformed)
+        ids = [self.stacks.add_distinct(flat, offsets) for flat, offsets in r.stacks]
+        trace_id = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
+        if r.pool is not None:
+            raw = r.pool["raw"]
+            has = raw >= 0
+            raw[has] = trace_id[raw[has]]
+            self._pool.append(r.pool)
+        ref_base = sum(len(k) for k in self._ref_keys)
+        for part in r.stack_parts:
+            ref = part["ref"] == 1
+            part["raw"][ref] += ref_base
+            part["raw"][~ref] = trace_id[part["raw"][~ref]]
+            self._stack_parts.append(part)
+        self._ref_keys += r.ref_keys
+        for key, ts, seq, ri, raw in r.defs:
+            self._defs.append((key, ts, seq, ri, trace_id[raw]))
+        self._image_events += r.image_events
+        self._image_ids += r.image_ids
+        self._dbgids += r.dbgids
+        for objects, names in r.file_names:
+            self.file_names.update(zip(objects, names, strict=True))
+        self.pool_snapshot += r.pool_snapshot
+        self._pages += r.pages
+        self.page_access_records += r.page_access_records
+        if r.sysconfig is not None:
+            self.memory_mb, self.config_page_size = r.sysconfig
 
     # --- images -------------------------------------------------------------------------------
 
