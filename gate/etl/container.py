@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
@@ -168,6 +169,19 @@ _HAS_GUID[
     ]
 ] = True
 
+# Where a header type keeps its hook id and version (`_header_kernel`): 0 nowhere (messages),
+# 1 kernel header, 2 PERFINFO (kernel header with extension bytes), 3 EVENT_TRACE_HEADER
+# (FULL/INSTANCE), 4 EVENT_HEADER.
+_HDR_CLASS = np.zeros(256, dtype=np.int64)
+_HDR_CLASS[_IS_KERNEL] = 1
+_HDR_CLASS[[L.HT_PERFINFO32, L.HT_PERFINFO64]] = 2
+_HDR_CLASS[_HAS_GUID] = 3
+_HDR_CLASS[[L.HT_EVENT_HEADER32, L.HT_EVENT_HEADER64]] = 4
+
+_PERFINFO_VERSION_KEEP = ~L.PERFINFO_VERSION_EXT_MASK & 0xFFFF
+_PEBS = L.PERFINFO_VERSION_PEBS
+_PMC = L.PERFINFO_VERSION_PMC_MASK
+
 _BH = L.WMI_BUFFER_HEADER
 _BH_SIZE = L.BUFFER_HEADER_SIZE
 # A corrupt SavedOffset must not make us allocate gigabytes; real buffers are at most a few MiB.
@@ -181,6 +195,22 @@ _T = TypeVar("_T")
 
 def _same_batch(batch: RecordBatch) -> RecordBatch:
     return batch
+
+
+_SCRATCH = threading.local()
+
+
+def _scratch(records: int) -> dict[str, np.ndarray]:
+    """This thread's output arrays for `_header_kernel`, reused from batch to batch.
+
+    Fresh arrays would be fresh pages, and the page faults of touching them cost more than
+    the kernel itself.
+    """
+    out: dict[str, np.ndarray] | None = getattr(_SCRATCH, "out", None)
+    if out is None or len(out["offset"]) < records:
+        out = {k: np.empty(records, dtype=t) for k, t in _HEADER_COLUMNS.items()}
+        _SCRATCH.out = out
+    return out
 
 
 def _walk_kernel(
@@ -212,17 +242,116 @@ def _walk_kernel(
     return k
 
 
+def _header_kernel(
+    u1: Any,
+    u2: Any,
+    u4: Any,
+    i8: Any,
+    starts: Any,
+    ends: Any,
+    hdr_size: Any,
+    is_kernel: Any,
+    hdr_class: Any,
+    ts_at: Any,
+    has_ids: Any,
+    out_offset: Any,
+    out_header_type: Any,
+    out_marker_flags: Any,
+    out_size: Any,
+    out_hook_id: Any,
+    out_version: Any,
+    out_timestamp: Any,
+    out_thread_id: Any,
+    out_process_id: Any,
+    out_event_flags: Any,
+    out_extra: Any,
+    out_buffer: Any,
+    out_record_index: Any,
+) -> int:
+    """`_walk_kernel` and the header fields of each record in the same pass (numba only).
+
+    Writes one value per record into each `out_*` array (`_HEADER_COLUMNS` gives their
+    dtypes): the fields that `EtlFile._header_columns` computes with numpy, plus each record's
+    offset, buffer and index in its buffer. Returns the record count, or -(offset+1) of the
+    first bad record as `_walk_kernel` does.
+    """
+    k = 0
+    for b in range(len(starts)):
+        p = starts[b]
+        end = ends[b]
+        r = 0
+        while p + 4 <= end:
+            m = u4[p >> 2] + 0
+            if m == 0xFFFFFFFF:
+                break
+            t = (m >> 16) & 0xFF
+            w0 = u2[p >> 1] + 0
+            w1 = u2[(p >> 1) + 2] + 0
+            w3 = u2[(p >> 1) + 3] + 0
+            sz = w1 if is_kernel[t] else m & 0xFFFF
+            hs = hdr_size[t]
+            if hs == 0 or sz < hs or p + sz > end or (m >> 31) == 0:
+                return -(p + 1)
+            c = hdr_class[t]
+            hook = 0
+            version = 0
+            flags = 0
+            extra = 0
+            if c == 1 or c == 2:
+                hook = w3
+                version = w0
+                if c == 2:
+                    version &= _PERFINFO_VERSION_KEEP
+                    extra = 8 * ((w0 & _PEBS) != 0) + 8 * ((w0 & _PMC) >> 8)
+            elif c == 3:
+                hook = u1[p + 4] + 0
+                version = w3
+            elif c == 4:
+                hook = u2[(p + 0x28) >> 1] + 0
+                version = u1[p + 0x2A] + 0
+                flags = w1
+            out_offset[k] = p
+            out_header_type[k] = t
+            out_marker_flags[k] = m >> 24
+            out_size[k] = sz
+            out_hook_id[k] = hook
+            out_version[k] = version
+            out_timestamp[k] = i8[(p + ts_at[t]) >> 3] if ts_at[t] >= 0 else 0
+            out_thread_id[k] = u4[(p >> 2) + 2] + 0 if has_ids[t] else -1
+            out_process_id[k] = u4[(p >> 2) + 3] + 0 if has_ids[t] else -1
+            out_event_flags[k] = flags
+            out_extra[k] = extra
+            out_buffer[k] = b
+            out_record_index[k] = r
+            k += 1
+            r += 1
+            p += (sz + 7) & ~7
+    return k
+
+
+# The `out_*` arrays of `_header_kernel`, in argument order, with their dtypes; all but the
+# first and the last two are the header columns of `EtlFile._header_columns`.
+_HEADER_COLUMNS = {
+    "offset": np.int64, "header_type": np.uint8, "marker_flags": np.uint8, "size": np.uint32,
+    "hook_id": np.uint16, "version": np.uint16, "timestamp": np.int64, "thread_id": np.int64,
+    "process_id": np.int64, "event_flags": np.uint16, "extra": np.int64, "buffer": np.int64,
+    "record_index": np.int64,
+}  # fmt: skip
+
 _HDR_SIZE_LIST = _HDR_SIZE.tolist()
 _IS_KERNEL_LIST = _IS_KERNEL.tolist()
 _walk_numba: Any = None
+_header_numba: Any = None
 try:  # pragma: no cover - depends on the optional "fast" extra
     if os.environ.get("GATE_NO_NUMBA"):
         raise ImportError("numba disabled by GATE_NO_NUMBA")
     import numba
 
     _walk_numba = numba.njit(cache=True, nogil=True)(_walk_kernel)
+    _header_numba = numba.njit(cache=True, nogil=True)(_header_kernel)
 except Exception:  # ImportError, or numba failing to set itself up
     _walk_numba = None
+    _header_numba = None
 
 
 def _filetime_to_datetime(ft: int) -> datetime:
@@ -606,8 +735,7 @@ class EtlFile:
         end[bad_end] = bufs["SavedOffset"][bad_end]
         ends = starts + np.maximum(end - _BH_SIZE, 0)
         total = len(data) - _GATHER_SLACK
-        offsets = self._walk(data, total, starts, ends, bufs)
-        return self._fields(data, offsets, starts, ends, bufs)
+        return self._records(data, total, starts, ends, bufs)
 
     def _decode_batch(self, bodies: list[bytes], rows: list[int]) -> RecordBatch:
         bufs = self._buffers[rows]
@@ -626,8 +754,7 @@ class EtlFile:
         data = np.frombuffer(b"".join(parts), dtype=np.uint8)
         ends = starts + lengths
 
-        offsets = self._walk(data, total, starts, ends, bufs)
-        return self._fields(data, offsets, starts, ends, bufs)
+        return self._records(data, total, starts, ends, bufs)
 
     def _walk(
         self,
@@ -666,17 +793,20 @@ class EtlFile:
             )
             offsets = np.array(out_list[: max(got, 0)], dtype=np.int64)
         if got < 0:
-            pos = -got - 1
-            b = int(np.searchsorted(starts, pos, side="right") - 1)
-            marker = int(data[pos : pos + 4].view("<u4")[0])
-            ht = (marker >> 16) & 0xFF
-            size = (
-                int(data[pos + 4 : pos + 6].view("<u2")[0]) if _IS_KERNEL[ht] else marker & 0xFFFF
-            )
-            raise self._record_error(
-                bufs[b], int(pos - starts[b]), ht, size, marker, int(ends[b] - pos)
-            )
+            raise self._walk_error(data, -got - 1, starts, ends, bufs)
         return offsets
+
+    def _walk_error(
+        self, data: np.ndarray, pos: int, starts: np.ndarray, ends: np.ndarray, bufs: np.ndarray
+    ) -> TraceFormatError:
+        """The error for the bad record at `pos` that a walk kernel stopped at."""
+        b = int(np.searchsorted(starts, pos, side="right") - 1)
+        marker = int(data[pos : pos + 4].view("<u4")[0])
+        ht = (marker >> 16) & 0xFF
+        size = int(data[pos + 4 : pos + 6].view("<u2")[0]) if _IS_KERNEL[ht] else marker & 0xFFFF
+        return self._record_error(
+            bufs[b], int(pos - starts[b]), ht, size, marker, int(ends[b] - pos)
+        )
 
     def _record_error(
         self, buf: np.void, rel: int, ht: int, size: int, marker: int, room: int
@@ -694,29 +824,53 @@ class EtlFile:
             problem = f"record of {size} bytes runs past the end of its buffer ({room} left)"
         return self._error(where if not compressed else int(buf["file_offset"]), problem + note)
 
-    def _fields(
-        self,
-        data: np.ndarray,
-        o: np.ndarray,
-        starts: np.ndarray,
-        ends: np.ndarray,
-        bufs: np.ndarray,
+    def _records(
+        self, data: np.ndarray, total: int, starts: np.ndarray, ends: np.ndarray, bufs: np.ndarray
     ) -> RecordBatch:
+        """Walk the bodies and read every record header: one numba pass when available."""
+        if _header_numba is None or total == 0:
+            offsets = self._walk(data, total, starts, ends, bufs)
+            h = self._header_columns(data, offsets)
+            return self._fields(data, offsets, starts, ends, bufs, h)
+        out = _scratch(total // 8)
+        view = data[:total]
+        got = _header_numba(
+            view,
+            view.view("<u2"),
+            view.view("<u4"),
+            view.view("<i8"),
+            starts,
+            ends,
+            _HDR_SIZE,
+            _IS_KERNEL,
+            _HDR_CLASS,
+            _TS_AT,
+            _HAS_IDS,
+            *out.values(),
+        )
+        if got < 0:
+            raise self._walk_error(data, -got - 1, starts, ends, bufs)
+        h = {k: v[:got].copy() for k, v in out.items()}  # copies: the scratch arrays are reused
+        o, rec_buf, record_index = h.pop("offset"), h.pop("buffer"), h.pop("record_index")
+        return self._fields(data, o, starts, ends, bufs, h, rec_buf, record_index)
+
+    @staticmethod
+    def _header_columns(data: np.ndarray, o: np.ndarray) -> dict[str, np.ndarray]:
+        """The header fields of records at offsets `o`, with numpy (see `_header_kernel`)."""
         n = len(o)
         u2 = data[: len(data) & ~1].view("<u2")
         u4 = data[: len(data) & ~3].view("<u4")
         u8 = data[: len(data) & ~7].view("<u8")
         i8 = u8.view("<i8")
         ht = data[o + 2]
-        marker_flags = data[o + 3]
         kernel = _IS_KERNEL[ht]
-        perfinfo = (ht == L.HT_PERFINFO32) | (ht == L.HT_PERFINFO64)
-        full = _HAS_GUID[ht] & ~((ht == L.HT_EVENT_HEADER32) | (ht == L.HT_EVENT_HEADER64))
-        evh = (ht == L.HT_EVENT_HEADER32) | (ht == L.HT_EVENT_HEADER64)
+        cls = _HDR_CLASS[ht]
+        perfinfo = cls == 2
+        full = cls == 3
+        evh = cls == 4
         w0 = u2[o // 2].astype(np.int64)
         w1 = u2[(o + 4) // 2]
         w3 = u2[(o + 6) // 2]
-        size = np.where(kernel, w1, w0).astype(np.uint32)
 
         hook = np.zeros(n, dtype=np.uint16)
         hook[kernel] = w3[kernel]
@@ -724,7 +878,7 @@ class EtlFile:
         hook[evh] = u2[(o[evh] + 0x28) // 2]
         version = np.zeros(n, dtype=np.uint16)
         version[kernel] = w0[kernel]
-        version[perfinfo] &= ~L.PERFINFO_VERSION_EXT_MASK & 0xFFFF
+        version[perfinfo] &= _PERFINFO_VERSION_KEEP
         version[full] = w3[full]
         version[evh] = data[o[evh] + 0x2A]
 
@@ -742,12 +896,38 @@ class EtlFile:
         event_flags[evh] = w1[evh]
         extra = np.zeros(n, dtype=np.int64)
         pv = w0[perfinfo]
-        extra[perfinfo] = 8 * ((pv & L.PERFINFO_VERSION_PEBS) != 0) + 8 * (
-            (pv & L.PERFINFO_VERSION_PMC_MASK) >> 8
-        )
+        extra[perfinfo] = 8 * ((pv & _PEBS) != 0) + 8 * ((pv & _PMC) >> 8)
+        return {
+            "header_type": ht,
+            "marker_flags": data[o + 3],
+            "size": np.where(kernel, w1, w0).astype(np.uint32),
+            "hook_id": hook,
+            "version": version,
+            "timestamp": timestamp,
+            "thread_id": thread_id,
+            "process_id": process_id,
+            "event_flags": event_flags,
+            "extra": extra,
+        }
 
-        # Record -> buffer of the batch (offsets are increasing, buffers are contiguous).
-        rec_buf = np.searchsorted(starts, o, side="right") - 1
+    def _fields(
+        self,
+        data: np.ndarray,
+        o: np.ndarray,
+        starts: np.ndarray,
+        ends: np.ndarray,
+        bufs: np.ndarray,
+        h: dict[str, np.ndarray],
+        rec_buf: np.ndarray | None = None,
+        record_index: np.ndarray | None = None,
+    ) -> RecordBatch:
+        """The batch from its record offsets `o` and header fields `h`."""
+        n = len(o)
+        ht, size, evh = h["header_type"], h["size"], _HDR_CLASS[h["header_type"]] == 4
+        event_flags, extra = h["event_flags"], h["extra"].copy()
+
+        if rec_buf is None:  # offsets are increasing, buffers are contiguous
+            rec_buf = np.searchsorted(starts, o, side="right") - 1
         ext_rows = np.flatnonzero(evh & ((event_flags & L.EH_FLAG_EXTENDED_INFO) != 0))
         for r in ext_rows.tolist():
             extra[r] = self._ext_items_size(
@@ -775,8 +955,9 @@ class EtlFile:
             guids = [uuid.UUID(bytes_le=bytes(u)) for u in uniq]
             guid_index[grows] = inverse.ravel()
 
-        first_of_buf = np.searchsorted(rec_buf, np.arange(len(starts)), side="left")
-        record_index = np.arange(n, dtype=np.int64) - first_of_buf[rec_buf]
+        if record_index is None:
+            first_of_buf = np.searchsorted(rec_buf, np.arange(len(starts)), side="left")
+            record_index = np.arange(n, dtype=np.int64) - first_of_buf[rec_buf]
         counts = np.bincount(rec_buf, minlength=len(starts))
 
         info = np.zeros(len(starts), dtype=BUFFER_INFO_DTYPE)
@@ -794,11 +975,11 @@ class EtlFile:
             offset=o.astype(np.int64),
             header_type=ht.astype(np.uint8),
             size=size,
-            hook_id=hook,
-            version=version,
-            timestamp=timestamp,
-            thread_id=thread_id,
-            process_id=process_id,
+            hook_id=h["hook_id"],
+            version=h["version"],
+            timestamp=h["timestamp"],
+            thread_id=h["thread_id"],
+            process_id=h["process_id"],
             cpu=bufs["cpu"][rec_buf].astype(np.int32),
             buffer_seq=bufs["sequence"][rec_buf].astype(np.int64),
             record_index=record_index,
@@ -807,7 +988,7 @@ class EtlFile:
             payload_size=payload_size.astype(np.int32),
             guid_index=guid_index,
             buffer_file_offset=bufs["file_offset"][rec_buf].astype(np.int64),
-            marker_flags=marker_flags.astype(np.uint8),
+            marker_flags=h["marker_flags"].astype(np.uint8),
             event_flags=event_flags,
             guids=guids,
             buffers=info,

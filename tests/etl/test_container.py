@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gate.errors import TraceFormatError
+from gate.etl import container
 from gate.etl import layouts as L
 from gate.etl.container import open_etl
 from gate.etl.xpress import compress
@@ -18,6 +19,16 @@ START_FT = 133_485_408_000_000_000
 SYNC = 5_000_000
 G1 = uuid.UUID("11111111-2222-3333-4444-555555555555")
 G2 = uuid.UUID("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
+
+
+@pytest.fixture(autouse=True, params=["numba", "numpy"])
+def header_backend(request, monkeypatch):
+    """Every test here runs on both record-header paths: the numba pass and plain numpy."""
+    if request.param == "numba" and container._header_numba is None:
+        pytest.skip("numba is not installed (the 'fast' extra)")
+    if request.param == "numpy":
+        monkeypatch.setattr(container, "_header_numba", None)
+    return request.param
 
 
 def _one(etl):
@@ -343,8 +354,6 @@ def test_missing_file_is_an_input_error(tmp_path):
 
 
 def test_pure_python_walk_matches(etl_bytes, build, monkeypatch):
-    import gate.etl.container as container
-
     recs = [
         build["system"](0x02, 0x0E20 + i % 3, 2, i, 2, SYNC + i, b"w" * (i % 50)) for i in range(90)
     ]
