@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from gate.errors import InputError, TraceFormatError
+from gate.etl import jit, xpress
 from gate.etl import layouts as L
-from gate.etl import xpress
 
 
 def default_workers() -> int:
@@ -340,18 +340,8 @@ _HEADER_COLUMNS = {
 
 _HDR_SIZE_LIST = _HDR_SIZE.tolist()
 _IS_KERNEL_LIST = _IS_KERNEL.tolist()
-_walk_numba: Any = None
-_header_numba: Any = None
-try:  # pragma: no cover - depends on the optional "fast" extra
-    if os.environ.get("GATE_NO_NUMBA"):
-        raise ImportError("numba disabled by GATE_NO_NUMBA")
-    import numba
-
-    _walk_numba = numba.njit(cache=True, nogil=True)(_walk_kernel)
-    _header_numba = numba.njit(cache=True, nogil=True)(_header_kernel)
-except Exception:  # ImportError, or numba failing to set itself up
-    _walk_numba = None
-    _header_numba = None
+_walk_numba = jit.kernel(_walk_kernel)
+_header_numba = jit.kernel(_header_kernel)
 
 
 def _filetime_to_datetime(ft: int) -> datetime:

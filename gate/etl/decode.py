@@ -18,9 +18,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
+from gate.etl import jit
 from gate.etl import layouts as L
 from gate.etl import payloads as P
 
@@ -125,6 +127,78 @@ def _row_hashes(m: np.ndarray) -> np.ndarray:
         return x.sum(axis=1, dtype=np.uint64)
 
 
+_HASH_SEED = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MUL = np.uint64(0xBF58476D1CE4E5B9)
+_HASH_SHIFT = np.uint64(31)
+
+
+def _hash_rows_kernel(words: Any, starts: Any, counts: Any, out: Any) -> None:
+    """A 64-bit hash of each array `words[starts[i] : starts[i] + counts[i]]` (numba only)."""
+    for i in range(len(starts)):
+        s = starts[i]
+        h = _HASH_SEED * np.uint64(counts[i] + 1)
+        for j in range(counts[i]):
+            h = (h ^ np.uint64(words[s + j])) * _HASH_MUL
+            h ^= h >> _HASH_SHIFT
+        out[i] = h
+
+
+def _equal_rows_kernel(words: Any, starts: Any, counts: Any, rep: Any, out: Any) -> None:
+    """Whether each array equals the array of its representative `rep[i]` (numba only)."""
+    for i in range(len(starts)):
+        r = rep[i]
+        same = counts[i] == counts[r]
+        if same and r != i:
+            a = starts[i]
+            b = starts[r]
+            for j in range(counts[i]):
+                if words[a + j] != words[b + j]:
+                    same = False
+                    break
+        out[i] = same
+
+
+_hash_rows = jit.kernel(_hash_rows_kernel)
+_equal_rows = jit.kernel(_equal_rows_kernel)
+
+
+def _distinct_by_kernels(
+    data: np.ndarray, starts: np.ndarray, counts: np.ndarray, pointer_size: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """`distinct_pointer_arrays` with the numba kernels: one pass to hash each array where it
+    lies in the batch, one to confirm equal hashes value by value. None when the kernels are
+    not available or an array is not aligned to its pointer size (then numpy does it)."""
+    if _hash_rows is None or _equal_rows is None or (starts % pointer_size).any():
+        return None
+    words = np.ascontiguousarray(data)[: len(data) - len(data) % pointer_size]
+    words = words.view(f"<u{pointer_size}")
+    at = starts // pointer_size
+    hashes = np.empty(len(starts), dtype=np.uint64)
+    _hash_rows(words, at, counts, hashes)
+    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    rep = first[inverse]
+    same = np.empty(len(starts), dtype=np.bool_)
+    _equal_rows(words, at, counts, rep, same)
+    local = inverse.copy()
+    keep = list(first.tolist())
+    if not same.all():  # hash collisions: exact identity by the array's values
+        extra: dict[tuple[int, ...], int] = {}
+        for r in np.flatnonzero(~same).tolist():
+            key = tuple(words[at[r] : at[r] + counts[r]].tolist())
+            if key not in extra:
+                extra[key] = len(keep)
+                keep.append(r)
+            local[r] = extra[key]
+    rows = np.array(keep, dtype=np.int64)
+    lengths = counts[rows]
+    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum(lengths, out=offsets[1:])
+    within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
+    flat = words[np.repeat(at[rows], lengths) + within].astype(np.uint64)
+    return local, flat, offsets
+
+
 def distinct_pointer_arrays(
     data: np.ndarray, starts: np.ndarray, counts: np.ndarray, pointer_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -137,6 +211,9 @@ def distinct_pointer_arrays(
     exactly, row by row.
     """
     counts = counts.astype(np.int64)
+    fast = _distinct_by_kernels(data, starts.astype(np.int64), counts, pointer_size)
+    if fast is not None:
+        return fast
     n = len(counts)
     index = np.empty(n, dtype=np.int64)
     distinct: list[np.ndarray] = []

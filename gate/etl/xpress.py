@@ -14,12 +14,13 @@ else a numba-compiled kernel when numba is importable, else pure Python. All of 
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from gate.etl import jit
 
 
 class XpressError(ValueError):
@@ -316,18 +317,8 @@ def compress_python(data: bytes | bytearray | memoryview) -> bytes:
 
 # ------------------------------------------------------------------------------------------------
 # numba (optional "fast" extra).
-_numba_decompress: Callable[..., int] | None = None
-_numba_compress: Callable[..., int] | None = None
-try:  # pragma: no cover - depends on the environment
-    if os.environ.get("GATE_NO_NUMBA"):
-        raise ImportError("numba disabled by GATE_NO_NUMBA")
-    import numba
-
-    _numba_decompress = numba.njit(cache=True, nogil=True)(_decompress_kernel)
-    _numba_compress = numba.njit(cache=True, nogil=True)(_compress_kernel)
-except Exception:  # ImportError, or numba failing to set itself up
-    _numba_decompress = None
-    _numba_compress = None
+_numba_decompress = jit.kernel(_decompress_kernel)
+_numba_compress = jit.kernel(_compress_kernel)
 
 
 def decompress_numba(src: bytes | bytearray | memoryview, out_size: int) -> bytes:

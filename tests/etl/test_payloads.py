@@ -12,11 +12,14 @@ from gate.etl import decode as D
 from gate.etl import payloads as P
 
 
-def _batch(*payloads: bytes, gap: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Payloads laid out in one buffer at odd offsets, as a batch would hold them."""
+def _batch(
+    *payloads: bytes, gap: int = 3, align: int = 1
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Payloads laid out in one buffer at odd offsets (or at multiples of `align`)."""
     data = bytearray(b"\xee" * gap)
     starts, sizes = [], []
     for p in payloads:
+        data += b"\xee" * (-len(data) % align)
         starts.append(len(data))
         sizes.append(len(p))
         data += p + b"\xee" * gap
@@ -27,8 +30,8 @@ def _batch(*payloads: bytes, gap: int = 3) -> tuple[np.ndarray, np.ndarray, np.n
     )
 
 
-def _run(fn: D.DecodeFn, ps: int, *payloads: bytes, version: int = 0) -> D.Columns:
-    data, starts, sizes = _batch(*payloads)
+def _run(fn: D.DecodeFn, ps: int, *payloads: bytes, version: int = 0, align: int = 1) -> D.Columns:
+    data, starts, sizes = _batch(*payloads, align=align)
     return fn(data, starts, sizes, ps, np.full(len(starts), version, dtype=np.uint16))
 
 
@@ -200,20 +203,39 @@ def _stacks(cols: dict) -> list[list[int]]:
     return [flat[offsets[i] : offsets[i + 1]] for i in cols["stack_index"].tolist()]
 
 
-def test_distinct_stacks_survive_hash_collisions(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture(params=["numba", "numpy"])
+def stack_backend(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Stack de-duplication on both paths: the numba kernels and plain numpy."""
+    if request.param == "numba" and D._hash_rows is None:
+        pytest.skip("numba is not installed (the 'fast' extra)")
+    if request.param == "numpy":
+        monkeypatch.setattr(D, "_hash_rows", None)
+    return request.param
+
+
+def _zero_hashes(words: object, starts: np.ndarray, counts: object, out: np.ndarray) -> None:
+    out[:] = 0
+
+
+def test_distinct_stacks_survive_hash_collisions(
+    stack_backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Equal hashes never merge different stacks: rows are compared value by value."""
+    if stack_backend == "numba":
+        monkeypatch.setattr(D, "_hash_rows", _zero_hashes)
     monkeypatch.setattr(D, "_row_hashes", lambda m: np.zeros(len(m), dtype=np.uint64))
     stacks = [[1, 2, 3], [1, 2, 4], [1, 2, 3], [9, 9, 9], [1, 2, 4], [5, 6]]
     payloads = [struct.pack("<QII", 0, 0, 0) + struct.pack(f"<{len(f)}Q", *f) for f in stacks]
-    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, 8, *payloads)  # type: ignore[arg-type]
+    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, 8, *payloads, align=8)  # type: ignore[arg-type]
     assert _stacks(cols) == stacks
     assert len(cols["frame_offsets"]) - 1 == 4
     index = cols["stack_index"].tolist()
     assert index[0] == index[2] and index[1] == index[4] and len(set(index)) == 4
 
 
+@pytest.mark.parametrize("align", [1, 8], ids=["odd-offsets", "aligned"])
 @pytest.mark.parametrize("ps", [4, 8])
-def test_stack_walk(ps: int) -> None:
+def test_stack_walk(ps: int, align: int, stack_backend: str) -> None:
     p = "Q" if ps == 8 else "I"
     frames = [0xFFFFF802_4000_1234, 0xFFFFF802_4100_0010, 0x7FF6_0000_1000]
     if ps == 4:
@@ -221,7 +243,7 @@ def test_stack_walk(ps: int) -> None:
     a = struct.pack(f"<QII{len(frames)}{p}", 123456789, 4, 1008, *frames)
     b = struct.pack("<QII", 5, 6, 7)  # no frames at all
     c = struct.pack(f"<QII{p}", 9, 10, 11, frames[0]) + b"\x01"  # a stray byte is ignored
-    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, ps, a, b, c, b[:15], a)  # type: ignore[arg-type]
+    cols = _run(D.DECODERS[D.HOOK_STACK_WALK].fn, ps, a, b, c, b[:15], a, align=align)  # type: ignore[arg-type]
     assert cols["ok"].tolist() == [True, True, True, False, True]
     assert cols["event_timestamp"].tolist() == [123456789, 5, 9, 123456789]
     assert cols["stack_process"].tolist() == [4, 6, 10, 4]
@@ -240,7 +262,7 @@ def test_stack_walk(ps: int) -> None:
 
 
 @pytest.mark.parametrize("ps", [4, 8])
-def test_stack_key_reference_and_definition(ps: int) -> None:
+def test_stack_key_reference_and_definition(ps: int, stack_backend: str) -> None:
     p = "Q" if ps == 8 else "I"
     key = 0xFFFF_A000_0000_1230 if ps == 8 else 0x9000_1230
     ref = struct.pack(f"<QII{p}", 777, 4, 1012, key)
