@@ -88,7 +88,16 @@ def gather(data: np.ndarray, positions: np.ndarray, dtype: np.dtype | str) -> np
     dt = np.dtype(dtype)
     if len(positions) == 0:
         return np.zeros(0, dtype=dt)
-    return _strided(np.ascontiguousarray(data), dt)[positions]
+    data = np.ascontiguousarray(data)
+    if dt.names is None:
+        return _strided(data, dt)[positions]
+    # Structured values are copied as rows of bytes, then viewed: numpy copies raw byte rows
+    # about twice as fast as it copies unaligned structured elements.
+    rows = np.lib.stride_tricks.as_strided(
+        data, shape=(max(len(data) - dt.itemsize + 1, 0), dt.itemsize), strides=(1, 1),
+        writeable=False,
+    )  # fmt: skip
+    return rows[positions].view(dt).reshape(-1)
 
 
 def gather_fixed(

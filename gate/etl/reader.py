@@ -33,6 +33,7 @@ import sys
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -47,7 +48,7 @@ from gate.etl.payloads import decode_tags
 from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
 from gate.inputs.drivers import driver_name
-from gate.inputs.pairing import paired_chunks
+from gate.inputs.pairing import Pairing, pair_events, paired_chunks
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
 CHUNK_ROWS = 1_000_000
@@ -98,6 +99,7 @@ _LIBC = _glibc()
 _M_MMAP_THRESHOLD = -3
 _HEAP_MMAP_BYTES = 4 << 20
 _TRIM_EVERY = 4  # batches
+_PAIRING_POOL = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-pairing")
 
 
 def _bound_heap() -> None:
@@ -1013,8 +1015,12 @@ class EtlDecoder:
 
     # --- outputs ------------------------------------------------------------------------------
 
-    def pool_columns(self) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]]]:
-        """Pool events in trace order with final stack ids, and the new stacks' frames."""
+    def pool_columns(
+        self, *, pair: bool = False
+    ) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]], Pairing | None]:
+        """Pool events in trace order with final stack ids, the new stacks' frames, and with
+        `pair` the events' pairing (`gate.inputs.pairing`), computed on a thread while the
+        stacks are matched and resolved (its sort releases the GIL)."""
         _trim_heap()  # what decoding freed, before the whole-table work
         pool = _Table.concat(self._pool, _POOL_DTYPE, consume=True)
         self._pool = []
@@ -1024,6 +1030,11 @@ class EtlDecoder:
         (pos,) = self._stream_positions(pool)
         pool = pool.take(np.lexsort((pos, pool["ts"])))
         del pos
+        pairing: Future[Pairing] | None = None
+        if pair:
+            pairing = _PAIRING_POOL.submit(
+                pair_events, pool["event"], pool["address"], pool["session"]
+            )
         stacks = self._combine_parts(self._resolve_refs(parts))
         del parts
         self._match_stacks(pool, stacks)
@@ -1081,7 +1092,7 @@ class EtlDecoder:
             "thread_id": pool["thread"],
             "cpu": pool["cpu"],
         }
-        return cols, frames_out
+        return cols, frames_out, pairing.result() if pairing is not None else None
 
     def sha256(self) -> str:
         """The file's SHA-256, hashed on a thread started with `run` (hashlib releases the GIL,
@@ -1284,7 +1295,7 @@ def read_etl(
     dec.run()
     assert dec.etl is not None
     yield _images_chunk(dec)
-    cols, frames_out = dec.pool_columns()
+    cols, frames_out, pairing = dec.pool_columns(pair=paired)
     yield _frames_chunk(frames_out)
     del frames_out
     if paired:
@@ -1302,6 +1313,7 @@ def read_etl(
             seconds=dec.seconds,
             tag_text=decode_tags,
             rows_per_chunk=CHUNK_ROWS,
+            pairing=pairing,
         )
         del cols
         _trim_heap()

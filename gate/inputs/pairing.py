@@ -66,16 +66,18 @@ def paired_chunks(
     seconds: Callable[[np.ndarray], np.ndarray] = _same,
     tag_text: Callable[[np.ndarray], np.ndarray] = _same,
     rows_per_chunk: int = 1 << 20,
+    pairing: Pairing | None = None,
 ) -> Iterator[Chunk]:
     """`pool_allocations` and `pool_unmatched_frees` chunks from a trace's pool events.
 
     The events are given in trace order; `seq` is their trace order number (default: their
     index). A reader may pass its
     compact forms, converted only for the rows of each chunk: `time` through `seconds` (e.g.
-    raw clock ticks) and `tag` through `tag_text` (e.g. packed four-byte tags).
+    raw clock ticks) and `tag` through `tag_text` (e.g. packed four-byte tags). `pairing` is
+    `pair_events` of these events when the caller has computed it already.
     """
     event = np.asarray(event)
-    p = pair_events(event, np.asarray(address), np.asarray(session_id))
+    p = pairing or pair_events(event, np.asarray(address), np.asarray(session_id))
     nxt = p.next_index
     allocs = np.flatnonzero(event == POOL_ALLOC)
     for lo in range(0, len(allocs), rows_per_chunk):

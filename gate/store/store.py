@@ -9,9 +9,11 @@ by `gate.inputs.pairing`, the one implementation of metrics.md's pairing rule.
 from __future__ import annotations
 
 import os
+import queue
 import shutil
 import tempfile
-from collections.abc import Iterable
+import threading
+from collections.abc import Iterable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -168,7 +170,7 @@ class Store:
         trace_id = self.next_trace_id()
         info: TraceInfo | None = None
         try:
-            for item in items:
+            for item in _ahead(items):
                 if isinstance(item, TraceInfo):
                     info = item
                     continue
@@ -245,6 +247,48 @@ class Store:
 
     def trace_count(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM traces").fetchall()[0][0])
+
+
+_DONE = object()
+
+
+def _ahead(items: Iterable[Chunk | TraceInfo]) -> Iterator[Chunk | TraceInfo]:
+    """`items`, produced one item ahead on a thread: the reader builds its next chunk while
+    DuckDB inserts this one (both release the GIL for their bulk work). The reader's errors
+    are raised here, in order. If the consumer stops early (an error, Ctrl-C), the producer
+    stops after the item it is working on instead of being waited for."""
+    q: queue.Queue[object] = queue.Queue(maxsize=1)
+    stop = threading.Event()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as exc:  # handed to the consumer, raised there
+            put(exc)
+
+    threading.Thread(target=produce, name="gate-reader", daemon=True).start()
+    try:
+        while True:
+            got = q.get()
+            if got is _DONE:
+                return
+            if isinstance(got, BaseException):
+                raise got
+            yield got  # type: ignore[misc]
+    finally:
+        stop.set()
 
 
 def atomic_dir_swap(tmp: Path, out: Path) -> None:
