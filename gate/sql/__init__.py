@@ -1,22 +1,28 @@
 """The SQL model: documented tables built from the store, in file order (gate/sql/model).
 
 `build_model` loads the run's configuration into small `cfg_*` tables and runs the model
-files. Public tables have no leading underscore and a comment above every column:
+files, with one Python step after 30_metrics.sql: the running sums of the peaks (peaks.py).
+Public tables have no leading underscore and a comment above every column:
 allocations, allocations_windowed, driver_metrics, driver_metrics_aggregated,
 driver_presence, driver_tags, driver_call_sites, trace_quality.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
 import duckdb
 
 from gate.inputs.drivers import DEFAULT_SKIP_MODULES
+from gate.sql.peaks import build_peaks
 from gate.store.store import run_script
 
 AGGREGATES = ("max", "median", "mean", "min")
+
+# Python steps run right after a model file: the running sums of the peak metrics (peaks.py).
+_AFTER: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {"30_metrics.sql": build_peaks}
 
 
 @dataclass(frozen=True)
@@ -80,3 +86,6 @@ def build_model(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
     folder = resources.files("gate.sql").joinpath("model")
     for name in model_files():
         run_script(con, folder.joinpath(name).read_text(encoding="utf-8"))
+        step = _AFTER.get(name)
+        if step is not None:
+            step(con)

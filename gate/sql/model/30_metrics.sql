@@ -27,6 +27,11 @@ GROUP BY trace_id, driver;
 -- Sweep events for the non-paged peaks: +size at each in-window allocation, -size at the free
 -- of each transient one. Same-time events go in trace order; a lost free closes the old
 -- allocation (k = 0) before the reallocation that closed it opens the new one (k = 1).
+-- The peaks are the largest running sums of delta_bytes in (t, s, k) order, per driver and
+-- over all drivers, of all events (outstanding) and of transient ones only. Running sums over
+-- millions of rows are the one thing this model does not do in SQL: DuckDB's window operator
+-- takes seconds where a sort and numpy's cumsum take a fraction (gate/sql/peaks.py, run
+-- after this file, writes _peaks).
 CREATE OR REPLACE TABLE _nonpaged_sweep AS
 SELECT trace_id, driver, alloc_s AS t, alloc_seq AS s, 1 AS k, size_bytes AS delta_bytes,
        window_type = 'AIFI' AS transient
@@ -36,87 +41,3 @@ UNION ALL
 SELECT trace_id, driver, free_s, free_seq, 0, -size_bytes, true
 FROM allocations_windowed
 WHERE nonpaged AND window_type = 'AIFI';
-
-CREATE OR REPLACE TABLE _peaks AS
-SELECT trace_id, driver,
-       max(outstanding_bytes) AS nonpaged_peak_outstanding_bytes,
-       max(transient_bytes) AS nonpaged_transient_peak_bytes
-FROM (
-    SELECT trace_id, driver,
-           sum(delta_bytes) OVER w AS outstanding_bytes,
-           sum(CASE WHEN transient THEN delta_bytes ELSE 0 END) OVER w AS transient_bytes
-    FROM _nonpaged_sweep
-    WINDOW w AS (PARTITION BY trace_id, driver ORDER BY t, s, k ROWS UNBOUNDED PRECEDING)
-)
-GROUP BY trace_id, driver
-UNION ALL
-SELECT trace_id, '(total)',
-       max(outstanding_bytes),
-       max(transient_bytes)
-FROM (
-    SELECT trace_id,
-           sum(delta_bytes) OVER w AS outstanding_bytes,
-           sum(CASE WHEN transient THEN delta_bytes ELSE 0 END) OVER w AS transient_bytes
-    FROM _nonpaged_sweep
-    WINDOW w AS (PARTITION BY trace_id ORDER BY t, s, k ROWS UNBOUNDED PRECEDING)
-)
-GROUP BY trace_id;
-
-DROP TABLE _nonpaged_sweep;
-
-CREATE OR REPLACE TABLE _active_code AS
-SELECT t.trace_id, r.driver,
-       sum(r.size_bytes) FILTER (WHERE r.page_list = 'Active' AND r.category = 'Driver')
-           AS active_code_bytes
-FROM traces AS t
-JOIN resident_pages AS r USING (trace_id)
-WHERE t.has_resident_set AND r.driver <> ''
-GROUP BY t.trace_id, r.driver;
-
-CREATE OR REPLACE TABLE _metrics_wide AS
-SELECT
-    d.trace_id,
-    d.driver,
-    coalesce(p.nonpaged_impacting_bytes, 0)::BIGINT AS nonpaged_impacting_bytes,
-    coalesce(p.paged_impacting_bytes, 0)::BIGINT AS paged_impacting_bytes,
-    coalesce(k.nonpaged_transient_peak_bytes, 0)::BIGINT AS nonpaged_transient_peak_bytes,
-    coalesce(k.nonpaged_peak_outstanding_bytes, 0)::BIGINT AS nonpaged_peak_outstanding_bytes,
-    coalesce(p.nonpaged_allocated_bytes, 0)::BIGINT AS nonpaged_allocated_bytes,
-    coalesce(p.nonpaged_allocations, 0)::BIGINT AS nonpaged_allocations,
-    CASE WHEN t.has_resident_set THEN coalesce(c.active_code_bytes, 0) END::BIGINT
-        AS active_code_bytes
-FROM _trace_drivers AS d
-JOIN traces AS t USING (trace_id)
-LEFT JOIN _pool_sums AS p USING (trace_id, driver)
-LEFT JOIN _peaks AS k USING (trace_id, driver)
-LEFT JOIN _active_code AS c USING (trace_id, driver)
-UNION ALL
-SELECT
-    t.trace_id,
-    '(total)',
-    coalesce((SELECT sum(nonpaged_impacting_bytes) FROM _pool_sums AS p
-              WHERE p.trace_id = t.trace_id), 0)::BIGINT,
-    coalesce((SELECT sum(paged_impacting_bytes) FROM _pool_sums AS p
-              WHERE p.trace_id = t.trace_id), 0)::BIGINT,
-    coalesce((SELECT nonpaged_transient_peak_bytes FROM _peaks AS k
-              WHERE k.trace_id = t.trace_id AND k.driver = '(total)'), 0)::BIGINT,
-    coalesce((SELECT nonpaged_peak_outstanding_bytes FROM _peaks AS k
-              WHERE k.trace_id = t.trace_id AND k.driver = '(total)'), 0)::BIGINT,
-    coalesce((SELECT sum(nonpaged_allocated_bytes) FROM _pool_sums AS p
-              WHERE p.trace_id = t.trace_id), 0)::BIGINT,
-    coalesce((SELECT sum(nonpaged_allocations) FROM _pool_sums AS p
-              WHERE p.trace_id = t.trace_id), 0)::BIGINT,
-    CASE WHEN t.has_resident_set THEN coalesce((SELECT sum(active_code_bytes) FROM _active_code AS c
-              WHERE c.trace_id = t.trace_id), 0) END::BIGINT
-FROM traces AS t;
-
--- driver_metrics: one row per trace, driver and metric that could be computed.
-CREATE OR REPLACE TABLE driver_metrics AS
-SELECT trace_id, driver, metric, value
-FROM (
-    UNPIVOT _metrics_wide
-    ON nonpaged_impacting_bytes, paged_impacting_bytes, nonpaged_transient_peak_bytes,
-       nonpaged_peak_outstanding_bytes, nonpaged_allocated_bytes, nonpaged_allocations,
-       active_code_bytes
-    INTO NAME metric VALUE value
-);
