@@ -180,12 +180,15 @@ def child_reader(path: str) -> None:
     t0 = time.perf_counter()
     from gate.etl.reader import read_etl
 
-    pool = 0
+    pool = 0  # events: allocations, plus frees (those that closed one, and unmatched ones)
     info = None
     for item in read_etl(path):
-        if getattr(item, "table", None) == "pool_events":
+        table = getattr(item, "table", None)
+        if table == "pool_allocations":
+            pool += item.rows + int((item.columns["free_kind"] == "freed").sum())
+        elif table == "pool_unmatched_frees":
             pool += item.rows
-        elif not hasattr(item, "table"):
+        elif table is None:
             info = item
     records = info.records_total if info else 0
     print(json.dumps({"records": records, "pool_events": pool, "work_s": time.perf_counter() - t0}))
@@ -228,13 +231,23 @@ def child_etl_parser(path: str) -> None:
     print(json.dumps(counts))
 
 
-def run_child(cmd: list[str], env: dict[str, str]) -> dict:
-    """Like run_measured, but via os.wait4 so ru_maxrss is this child's alone."""
+def run_child(cmd: list[str], env: dict[str, str], cores: int | None = None) -> dict:
+    """Run `cmd` via os.wait4 so ru_maxrss is this child's alone; with `cores`, pinned to
+    that many CPUs (the gate then sizes its worker threads to them)."""
     t0 = time.perf_counter()
+    pin = None
+    if cores is not None:
+        cpus = sorted(os.sched_getaffinity(0))[:cores]
+
+        def pin() -> None:
+            os.sched_setaffinity(0, cpus)
+
     with open(os.devnull, "rb") as devnull:
         r_out, w_out = os.pipe()
         r_err, w_err = os.pipe()
-        proc = subprocess.Popen(cmd, env=env, stdin=devnull, stdout=w_out, stderr=w_err)
+        proc = subprocess.Popen(
+            cmd, env=env, stdin=devnull, stdout=w_out, stderr=w_err, preexec_fn=pin
+        )
         os.close(w_out)
         os.close(w_err)
         with os.fdopen(r_out, "rb") as fo, os.fdopen(r_err, "rb") as fe:
@@ -275,10 +288,12 @@ def gate_cmd(mode: str, trace: Path, work: Path, budgets: Path) -> list[str]:
     ]  # fmt: skip
 
 
-def measure(mode: str, trace: Path, numba: bool, work: Path, budgets: Path) -> dict:
+def measure(
+    mode: str, trace: Path, numba: bool, work: Path, budgets: Path, cores: int | None
+) -> dict:
     if (work / "norm").exists():
         shutil.rmtree(work / "norm")
-    r = run_child(gate_cmd(mode, trace, work, budgets), _env(numba))
+    r = run_child(gate_cmd(mode, trace, work, budgets), _env(numba), cores)
     ok = r["rc"] == 0 or (mode == "check" and r["rc"] == 1)  # 1 = a driver over budget
     if not ok:
         raise SystemExit(f"{mode} on {trace} failed (exit {r['rc']}):\n{r['stderr'][-3000:]}")
@@ -307,7 +322,8 @@ def spawn_write(events: int, out_dir: Path, kinds: list[str], tag: str) -> dict[
 def fmt_row(row: dict) -> str:
     rec_s = row["records"] / row["seconds"] if row["records"] else 0
     return (
-        f"| {row['what']} | {row['trace']} | {row['backend']} | {row['records']:,} | "
+        f"| {row['what']} | {row['trace']} | {row['backend']} | {row['cores']} | "
+        f"{row['records']:,} | "
         f"{row['pool_events']:,} | {row['file_mb']:,.1f} | {row['seconds']:,.1f} | "
         f"{rec_s:,.0f} | {row['file_mb'] / row['seconds']:,.1f} | {row['rss_mib']:,.0f} | "
         f"{row['cpu_s'] / row['seconds']:.2f} |"
@@ -315,8 +331,8 @@ def fmt_row(row: dict) -> str:
 
 
 HEADER = (
-    "| run | trace | backend | records | pool events | file MB | seconds | records/s | MB/s "
-    "| peak RSS MiB | CPU/wall |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| run | trace | backend | cores | records | pool events | file MB | seconds | records/s "
+    "| MB/s | peak RSS MiB | CPU/wall |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -338,6 +354,12 @@ def main() -> int:
         help="comma list: numba (fast extra), python (GATE_NO_NUMBA=1)",
     )
     ap.add_argument("--modes", default="reader,ingest,check", help="comma list")
+    ap.add_argument(
+        "--cores",
+        default="all",
+        help="comma list of CPU counts to run on: 'all' (every core), or a number (runs "
+        "pinned to that many cores), e.g. all,1",
+    )
     ap.add_argument(
         "--etl-parser-python",
         default=None,
@@ -389,6 +411,8 @@ def main() -> int:
     kinds = args.kinds or ["uncompressed", "compressed"]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    core_counts = [None if c.strip() == "all" else int(c) for c in args.cores.split(",")]
+    n_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -425,10 +449,10 @@ def main() -> int:
     for k in kinds:
         trace = traces[k]
         mb = trace.stat().st_size / 1e6
-        for backend in backends:
+        for backend, cores in [(b, c) for b in backends for c in core_counts]:
             counts = None
             for mode in modes:
-                r = measure(mode, trace, backend == "numba", work, budgets)
+                r = measure(mode, trace, backend == "numba", work, budgets, cores)
                 if mode == "reader":
                     counts = json.loads(r["stdout"].strip().splitlines()[-1])
                 if counts is None:  # reader not asked for: count once, untimed
@@ -438,6 +462,7 @@ def main() -> int:
                     "what": f"gate {mode}" if mode != "reader" else "gate reader",
                     "trace": k,
                     "backend": backend,
+                    "cores": cores or n_cpus,
                     "records": counts["records"],
                     "pool_events": counts["pool_events"],
                     "file_mb": mb,

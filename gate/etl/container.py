@@ -32,8 +32,13 @@ from gate.etl import layouts as L
 
 
 def default_workers() -> int:
-    """Threads for decoding buffers: one per core, at most 4 (more gives nothing measurable)."""
-    return max(1, min(os.cpu_count() or 1, 4))
+    """Threads for decoding buffers: one per core this process may run on, at most 4 (more
+    gives nothing measurable)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
 
 
 @dataclass(frozen=True)
