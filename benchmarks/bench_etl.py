@@ -176,6 +176,18 @@ def write_traces(pool_events: int, out_dir: Path, kinds: list[str], tag: str) ->
 # --- children: each measured run is its own process ----------------------------------------
 
 
+def child_load(path: str) -> None:
+    """The reader and the DuckDB load, nothing written: what `gate check` does before its SQL
+    model, and what "decoded, attributed and loaded" measures."""
+    from gate.etl.reader import read_etl
+    from gate.store import Store
+
+    with Store() as store:
+        store.add_trace(read_etl(path))
+        rows = store.con.execute("SELECT count(*) FROM pool_allocations").fetchall()[0][0]
+    print(json.dumps({"pool_allocations": rows}))
+
+
 def child_reader(path: str) -> None:
     t0 = time.perf_counter()
     from gate.etl.reader import read_etl
@@ -277,8 +289,8 @@ def _env(numba: bool) -> dict[str, str]:
 
 
 def gate_cmd(mode: str, trace: Path, work: Path, budgets: Path) -> list[str]:
-    if mode == "reader":
-        return [sys.executable, str(Path(__file__).resolve()), "--child-reader", str(trace)]
+    if mode in ("reader", "load"):
+        return [sys.executable, str(Path(__file__).resolve()), f"--child-{mode}", str(trace)]
     if mode == "ingest":
         return [sys.executable, "-m", "gate", "ingest", str(trace), "--out", str(work / "norm")]
     return [
@@ -353,7 +365,7 @@ def main() -> int:
         default="numba,python",
         help="comma list: numba (fast extra), python (GATE_NO_NUMBA=1)",
     )
-    ap.add_argument("--modes", default="reader,ingest,check", help="comma list")
+    ap.add_argument("--modes", default="reader,load,ingest,check", help="comma list")
     ap.add_argument(
         "--cores",
         default="all",
@@ -380,6 +392,7 @@ def main() -> int:
         "commit) instead of this checkout",
     )
     ap.add_argument("--child-reader", help=argparse.SUPPRESS)
+    ap.add_argument("--child-load", help=argparse.SUPPRESS)
     ap.add_argument("--child-etl-parser", help=argparse.SUPPRESS)
     ap.add_argument("--child-write", nargs=4, help=argparse.SUPPRESS)
     ap.add_argument("--child-backends", action="store_true", help=argparse.SUPPRESS)
@@ -388,6 +401,9 @@ def main() -> int:
         sys.path.insert(0, str(REPO))
     if args.child_reader:
         child_reader(args.child_reader)
+        return 0
+    if args.child_load:
+        child_load(args.child_load)
         return 0
     if args.child_etl_parser:
         child_etl_parser(args.child_etl_parser)
@@ -459,7 +475,7 @@ def main() -> int:
                     c = run_child(gate_cmd("reader", trace, work, budgets), _env(True))
                     counts = json.loads(c["stdout"].strip().splitlines()[-1])
                 row = {
-                    "what": f"gate {mode}" if mode != "reader" else "gate reader",
+                    "what": f"gate {mode}",
                     "trace": k,
                     "backend": backend,
                     "cores": cores or n_cpus,

@@ -620,6 +620,7 @@ class EtlFile:
         *,
         workers: int | None = None,
         progress: Callable[[int, int], None] | None = None,
+        on_read: Callable[[int, memoryview], None] | None = None,
     ) -> Iterator[_T]:
         """`fn(batch)` for each batch of `record_batches`, in file order.
 
@@ -630,7 +631,8 @@ class EtlFile:
         once. The file is read on the calling thread only.
 
         `progress(done_bytes, total_bytes)` is called after each batch with the file position
-        reached, for a progress bar.
+        reached, for a progress bar. `on_read(file_offset, bytes)` is given every read of
+        buffer bytes, in file order, on the calling thread (for a checksum of the file).
         """
         if max_bytes <= 0:
             raise ValueError("max_bytes must be positive")
@@ -640,7 +642,7 @@ class EtlFile:
         groups_done = self._progress_marks(groups) if progress is not None else []
         if workers <= 1:
             for k, rows in enumerate(groups):
-                yield fn(self._load_batch(rows, self._read_group(rows)))
+                yield fn(self._load_batch(rows, self._read_group(rows, on_read)))
                 if progress is not None:
                     progress(groups_done[k], self.file_size)
             return
@@ -653,7 +655,7 @@ class EtlFile:
             done = 0
             try:
                 for rows in groups:
-                    pending.append(pool.submit(work, rows, self._read_group(rows)))
+                    pending.append(pool.submit(work, rows, self._read_group(rows, on_read)))
                     if len(pending) > workers:
                         yield pending.popleft().result()
                         done = self._report(progress, groups_done, done)
@@ -695,7 +697,9 @@ class EtlFile:
             groups.append(rows)
         return groups
 
-    def _read_group(self, rows: list[int]) -> list[bytes] | np.ndarray:
+    def _read_group(
+        self, rows: list[int], on_read: Callable[[int, memoryview], None] | None = None
+    ) -> list[bytes] | np.ndarray:
         """The stored bytes of a batch's buffers: one read of the whole span when no buffer is
         compressed (uncompressed bodies are used where they lie, nothing is copied or joined),
         else each buffer's bytes after its header."""
@@ -704,13 +708,19 @@ class EtlFile:
         span = int(bufs["file_offset"][-1]) + int(bufs["BufferSize"][-1]) - first
         compressed = (bufs["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED).any()
         if compressed or (bufs["file_offset"] % 8).any() or span % 8:  # views need alignment
-            return [self._read_raw(self._buffers[i]) for i in rows]
+            raws = [self._read_raw(self._buffers[i]) for i in rows]
+            if on_read is not None:
+                for i, raw in zip(rows, raws, strict=True):
+                    on_read(int(self._buffers[i]["file_offset"]) + _BH_SIZE, memoryview(raw))
+            return raws
         out = np.empty(span + _GATHER_SLACK, dtype=np.uint8)
         self._f.seek(first)
         got = self._f.readinto(memoryview(out[:span]))
         if got != span:
             raise self._error(first, "buffers shorter than their BufferSize (file changed?)")
         out[span:] = 0xFF
+        if on_read is not None:
+            on_read(first, memoryview(out[:span]))
         return out
 
     def _load_batch(self, rows: list[int], raws: list[bytes] | np.ndarray) -> RecordBatch:

@@ -29,6 +29,7 @@ import bisect
 import ctypes
 import hashlib
 import os
+import queue
 import sys
 import threading
 from collections import Counter
@@ -211,31 +212,77 @@ def _user_space(first_frame: np.ndarray, pointer_size: int) -> np.ndarray:
 
 
 class _FileHash:
-    """SHA-256 of a file, computed on a daemon thread from construction on."""
+    """SHA-256 of a file, hashed on a thread from the bytes the reader reads anyway.
+
+    `feed(offset, bytes)` hands over what the container read, in file order; uncompressed
+    traces are read whole and in order, so the file is not read twice. At the first read that
+    does not continue the last one (compressed buffers are read without their headers) the
+    thread reads the rest of the file itself, still beside the decoding. `digest` hashes
+    whatever follows the last read (the file's tail) and returns the hex digest.
+    """
+
+    _DETACH, _END, _CANCEL = object(), object(), object()
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._hex = ""
         self._error: OSError | None = None
+        self._next = 0  # the offset the next fed read must start at
+        self._detached = False
+        self._queue: queue.Queue[object] = queue.Queue(maxsize=4)
         self._thread = threading.Thread(target=self._run, name="gate-sha256", daemon=True)
         self._thread.start()
 
+    def feed(self, offset: int, data: memoryview) -> None:
+        if self._detached:
+            return
+        if offset != self._next:
+            self._detached = True
+            self._queue.put(self._DETACH)
+            return
+        self._queue.put(data)
+        self._next += len(data)
+
     def _run(self) -> None:
         h = hashlib.sha256()
-        try:
-            with open(self._path, "rb") as f:
-                while chunk := f.read(8 << 20):
-                    h.update(chunk)
-        except OSError as exc:
-            self._error = exc
-            return
-        self._hex = h.hexdigest()
+        done = 0  # bytes hashed
+        while True:
+            item = self._queue.get()
+            if item is self._CANCEL:
+                return
+            if item is self._DETACH or item is self._END:
+                try:
+                    with open(self._path, "rb") as f:
+                        f.seek(done)
+                        while chunk := f.read(8 << 20):
+                            h.update(chunk)
+                except OSError as exc:
+                    self._error = exc
+                    return
+                self._hex = h.hexdigest()
+                return
+            assert isinstance(item, memoryview)
+            h.update(item)
+            done += len(item)
 
     def digest(self) -> str:
+        if not self._detached:
+            self._detached = True
+            self._queue.put(self._END)
         self._thread.join()
         if self._error is not None:
             raise InputError(f"{self._path}: cannot read: {self._error.strerror or self._error}")
         return self._hex
+
+    def cancel(self) -> None:
+        """Stop the thread if it still waits for reads (the read failed or was abandoned)."""
+        self._detached = True
+        while self._thread.is_alive():
+            try:
+                self._queue.put(self._CANCEL, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
 
 class StackTable:
@@ -633,15 +680,21 @@ class EtlDecoder:
 
     def run(self) -> None:
         _bound_heap()
-        self._hasher = _FileHash(self.path)
-        with open_etl(self.path) as etl:
-            self.etl = etl
-            batches = etl.map_batches(_BatchResult, self.batch_bytes, progress=self.progress)
-            for i, result in enumerate(batches):
-                self._absorb(result)
-                del result
-                if i % _TRIM_EVERY == _TRIM_EVERY - 1:
-                    _trim_heap()  # what decoding freed between the rows kept
+        hasher = self._hasher = _FileHash(self.path)
+        try:
+            with open_etl(self.path) as etl:
+                self.etl = etl
+                batches = etl.map_batches(
+                    _BatchResult, self.batch_bytes, progress=self.progress, on_read=hasher.feed
+                )
+                for i, result in enumerate(batches):
+                    self._absorb(result)
+                    del result
+                    if i % _TRIM_EVERY == _TRIM_EVERY - 1:
+                        _trim_heap()  # what decoding freed between the rows kept
+        except BaseException:
+            hasher.cancel()
+            raise
         self._build_images()
 
     def _absorb(self, r: _BatchResult) -> None:
@@ -1094,10 +1147,14 @@ class EtlDecoder:
         }
         return cols, frames_out, pairing.result() if pairing is not None else None
 
+    def close(self) -> None:
+        if self._hasher is not None:
+            self._hasher.cancel()
+
     def sha256(self) -> str:
         """The file's SHA-256, hashed on a thread started with `run` (hashlib releases the GIL,
         so on a second core it costs no wall time)."""
-        if self._hasher is None:
+        if self._hasher is None:  # not read (yet): the thread reads the whole file
             self._hasher = _FileHash(self.path)
         return self._hasher.digest()
 
@@ -1293,62 +1350,65 @@ def read_etl(
     """
     dec = EtlDecoder(path, batch_bytes=batch_bytes, progress=progress)
     dec.run()
-    assert dec.etl is not None
-    yield _images_chunk(dec)
-    cols, frames_out, pairing = dec.pool_columns(pair=paired)
-    yield _frames_chunk(frames_out)
-    del frames_out
-    if paired:
-        # The events are in trace order and in memory already: pairing them here spares the
-        # store staging millions of rows only to sort them again.
-        yield from paired_chunks(
-            time=cols.pop("ts"),
-            event=cols.pop("event"),
-            pool_type=cols.pop("pool_type"),
-            tag=cols.pop("tag"),
-            size_bytes=cols.pop("size_bytes"),
-            address=cols.pop("address"),
-            session_id=cols.pop("session_id"),
-            stack_id=cols.pop("stack_id"),
-            seconds=dec.seconds,
-            tag_text=decode_tags,
-            rows_per_chunk=CHUNK_ROWS,
-            pairing=pairing,
+    try:
+        assert dec.etl is not None
+        yield _images_chunk(dec)
+        cols, frames_out, pairing = dec.pool_columns(pair=paired)
+        yield _frames_chunk(frames_out)
+        del frames_out
+        if paired:
+            # The events are in trace order and in memory already: pairing them here spares the
+            # store staging millions of rows only to sort them again.
+            yield from paired_chunks(
+                time=cols.pop("ts"),
+                event=cols.pop("event"),
+                pool_type=cols.pop("pool_type"),
+                tag=cols.pop("tag"),
+                size_bytes=cols.pop("size_bytes"),
+                address=cols.pop("address"),
+                session_id=cols.pop("session_id"),
+                stack_id=cols.pop("stack_id"),
+                seconds=dec.seconds,
+                tag_text=decode_tags,
+                rows_per_chunk=CHUNK_ROWS,
+                pairing=pairing,
+            )
+            del cols
+            _trim_heap()
+        else:
+            yield from _event_chunks(dec, cols)
+        resident = dec.resident_set()
+        if resident.present:
+            yield Chunk.build(
+                "resident_pages",
+                path=resident.path,
+                page_list=resident.page_list,
+                category=resident.category,
+                size_bytes=resident.size_bytes,
+            )
+        h = dec.etl.header
+        events_lost, buffers_lost = dec.lost()
+        yield TraceInfo(
+            source_path=str(path),
+            source_format="etl",
+            sha256=dec.sha256(),
+            os_version=h.os_version,
+            pointer_size_bytes=h.pointer_size_bytes,
+            cpu_count=h.cpu_count,
+            start_utc=h.start_utc,
+            duration_s=dec.duration_s(),
+            events_lost=events_lost,
+            buffers_lost=buffers_lost,
+            page_size_bytes=dec.page_size(),
+            has_resident_set=resident.present,
+            synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
+            compressed=h.compressed,
+            records_total=dec.records_total,
+            records_unknown=dec.records_unknown,
+            notes=dec.all_notes(),
         )
-        del cols
-        _trim_heap()
-    else:
-        yield from _event_chunks(dec, cols)
-    resident = dec.resident_set()
-    if resident.present:
-        yield Chunk.build(
-            "resident_pages",
-            path=resident.path,
-            page_list=resident.page_list,
-            category=resident.category,
-            size_bytes=resident.size_bytes,
-        )
-    h = dec.etl.header
-    events_lost, buffers_lost = dec.lost()
-    yield TraceInfo(
-        source_path=str(path),
-        source_format="etl",
-        sha256=dec.sha256(),
-        os_version=h.os_version,
-        pointer_size_bytes=h.pointer_size_bytes,
-        cpu_count=h.cpu_count,
-        start_utc=h.start_utc,
-        duration_s=dec.duration_s(),
-        events_lost=events_lost,
-        buffers_lost=buffers_lost,
-        page_size_bytes=dec.page_size(),
-        has_resident_set=resident.present,
-        synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
-        compressed=h.compressed,
-        records_total=dec.records_total,
-        records_unknown=dec.records_unknown,
-        notes=dec.all_notes(),
-    )
+    finally:
+        dec.close()  # the checksum thread, if the consumer stopped early
 
 
 def inspect_etl(path: str | os.PathLike[str], *, progress: Progress | None = None) -> EtlSummary:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -174,7 +175,7 @@ def test_roundtrip_equals_scenario_chunks(variant: str, tmp_path: Path) -> None:
     assert (info.cpu_count, info.pointer_size_bytes) == (4, 8)
     assert (info.events_lost, info.buffers_lost) == (2, 1)
     assert info.os_version == exp_info.os_version
-    assert len(info.sha256) == 64
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
     assert not [n for n in info.notes if "not matched" in n or "malformed" in n]
 
 
@@ -285,3 +286,16 @@ def test_reader_pairing_equals_store_pairing(tmp_path: Path) -> None:
     assert kinds.count("lost") == 1 and "freed" in kinds and "none" in kinds
     assert [r[4] for r in paired["pool_unmatched_frees"]] == ["Gone"]
     assert any(r[14] == 1 for r in paired["pool_allocations"])  # session id kept
+
+
+@pytest.mark.parametrize("batch_bytes", [64 << 10, 32 << 20])
+@pytest.mark.parametrize("compress", [False, True])
+def test_checksum_covers_the_whole_file(tmp_path: Path, compress: bool, batch_bytes: int) -> None:
+    """The file hash is taken from what the reader reads; padding after the last buffer, and
+    buffer headers of compressed files (read without them), still count."""
+    path = write_scenario_etl(_scenario(), tmp_path / "t.etl", compress=compress)
+    with path.open("ab") as f:
+        f.write(b"\xff" * 4096)  # preallocated fill after the last buffer
+    *_, info = read_etl(path, batch_bytes=batch_bytes)
+    assert isinstance(info, TraceInfo)
+    assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
