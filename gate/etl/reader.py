@@ -49,6 +49,7 @@ from gate.etl.payloads import decode_tags
 from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
 from gate.inputs.drivers import driver_name
+from gate.inputs.order import sort_by_then, unique_first_inverse
 from gate.inputs.pairing import Pairing, pair_events, paired_chunks
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
@@ -1081,7 +1082,7 @@ class EtlDecoder:
         self._stack_parts = []
         parts = self._unmatch_shared(pool, parts)
         (pos,) = self._stream_positions(pool)
-        pool = pool.take(np.lexsort((pos, pool["ts"])))
+        pool = pool.take(sort_by_then(pool["ts"], pos))
         del pos
         pairing: Future[Pairing] | None = None
         if pair:
@@ -1103,7 +1104,7 @@ class EtlDecoder:
             epoch = np.searchsorted(points, pool["ts"][has], side="right").astype(np.int64)
             pair = pool["raw"][has].astype(np.int64) * (len(points) + 1) + epoch
             del epoch
-            uniq, first, inverse = np.unique(pair, return_index=True, return_inverse=True)
+            uniq, first, inverse = unique_first_inverse(pair)
             # Stack ids in order of first use, so they do not depend on file layout.
             final_of_pair = np.empty(len(uniq), dtype=np.int64)
             resolved_ids: dict[tuple, int] = {}

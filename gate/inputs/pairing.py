@@ -6,8 +6,8 @@ the first allocation is closed at the second one's time. A free that follows no 
 its address is an unmatched free (its allocation was made before tracing started).
 
 Readers that hold a trace's events in trace order call `paired_chunks` themselves; the store
-calls it for formats that stage events (scenarios). One stable sort by (session, address)
-keeps trace order within each address, so "next" and "previous" are neighbours.
+calls it for formats that stage events (scenarios). Sorting by (address, session) with trace
+order kept within each address makes "next" and "previous" neighbours.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, STR, Chunk
+from gate.inputs.order import stable_argsort
 
 FREE_KINDS = np.array(["none", "freed", "lost"], dtype=STR)  # free_kind by code 0, 1, 2
 
@@ -37,10 +38,15 @@ def pair_events(event: np.ndarray, address: np.ndarray, session_id: np.ndarray) 
     after_alloc = np.zeros(n, dtype=bool)
     if n < 2:
         return Pairing(next_index, after_alloc)
-    order = np.lexsort((session_id, address))  # stable: trace order within an address
-    a, s = address[order], session_id[order]
-    same = (a[1:] == a[:-1]) & (s[1:] == s[:-1])
-    del a, s
+    if int(session_id.min()) == int(session_id.max()):  # no session pool: the address alone
+        order = stable_argsort(address)
+        a = address[order]
+        same = a[1:] == a[:-1]
+    else:
+        order = np.lexsort((session_id, address))
+        a, s = address[order], session_id[order]
+        same = (a[1:] == a[:-1]) & (s[1:] == s[:-1])
+    del a
     first, second = order[:-1][same], order[1:][same]
     del order, same
     next_index[first] = second

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from gate.inputs.chunks import Chunk
 from gate.inputs.pairing import pair_events, paired_chunks
@@ -110,13 +111,27 @@ def _reference(ev: list[int], addr: list[int], sess: list[int]) -> tuple[list[in
     return nxt, after_alloc
 
 
-def test_matches_the_definition_on_random_streams() -> None:
+@pytest.mark.parametrize(
+    "addresses",
+    [
+        lambda rng, n: rng.integers(0, 6, n).astype(np.uint64) << np.uint64(40),
+        # kernel addresses, 16-byte aligned: the packed-key sort
+        lambda rng, n: (
+            np.uint64(0xFFFF_A000_0000_0000) + (rng.integers(0, 9, n) * 16).astype(np.uint64)
+        ),
+        # the full 64-bit spread leaves no room for an index: the lexsort
+        lambda rng, n: rng.choice(np.array([0, 1, 2**63, 2**64 - 1], dtype=np.uint64), n),
+    ],
+    ids=["spread", "aligned", "full-width"],
+)
+@pytest.mark.parametrize("sessions", [True, False], ids=["sessions", "no-session"])
+def test_matches_the_definition_on_random_streams(addresses, sessions: bool) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(7)
     for _ in range(50):
         n = int(rng.integers(0, 120))
         ev = rng.integers(0, 2, n)
-        addr = rng.integers(0, 6, n).astype(np.uint64) << np.uint64(40)
-        sess = rng.integers(-1, 2, n)
+        addr = addresses(rng, n)
+        sess = rng.integers(-1, 2, n) if sessions else np.full(n, -1)
         p = pair_events(ev, addr, sess)
         nxt, after = _reference(ev.tolist(), addr.tolist(), sess.tolist())
         assert p.next_index.tolist() == nxt
