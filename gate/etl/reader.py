@@ -1069,6 +1069,54 @@ class EtlDecoder:
 
     # --- outputs ------------------------------------------------------------------------------
 
+    def _resolve_frames(
+        self, raws: np.ndarray, epochs: np.ndarray, image_map: Callable[[int], _ImageMap]
+    ) -> tuple[np.ndarray, list[tuple[np.ndarray, list[str], np.ndarray]]]:
+        """Frames of each (raw stack, image epoch) pair resolved to module + offset.
+
+        Pairs that resolve to the same frames (the same stack logged before and after an
+        unrelated driver loaded) get one stack id; ids are given in pair order. Returns each
+        pair's stack id and, per new id, (addresses, modules, offsets; -1: unresolved). The
+        frames of all pairs are resolved together, one search per image epoch.
+        """
+        frames = [self.stacks.frames[r] for r in raws.tolist()]
+        lengths = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
+        flat = np.concatenate(frames) if frames else np.zeros(0, dtype=np.uint64)
+        del frames
+        epoch = np.repeat(epochs, lengths)
+        module_ids: dict[str, int] = {"": 0}  # 0: in no known image
+        module = np.zeros(len(flat), dtype=np.int64)
+        rva = np.full(len(flat), -1, dtype=np.int64)
+        for e in np.unique(epoch).tolist():
+            bases, ends, names = image_map(e)
+            if len(bases) == 0:
+                continue
+            at = np.flatnonzero(epoch == e)
+            addr = flat[at]
+            j = np.searchsorted(bases, addr, side="right") - 1
+            ok = j >= 0
+            ok[ok] &= addr[ok] < ends[j[ok]]
+            ids = np.array([module_ids.setdefault(n, len(module_ids)) for n in names])
+            module[at[ok]] = ids[j[ok]]
+            rva[at[ok]] = (addr[ok] - bases[j[ok]]).astype(np.int64)
+        del epoch
+        names_by_id = np.array(list(module_ids), dtype=object)
+        # A frame is (module, offset) when resolved, else its address.
+        ident = np.where(module > 0, rva, flat.view(np.int64))
+        offsets = np.zeros(len(raws) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        stack_of_pair = np.empty(len(raws), dtype=np.int64)
+        seen: dict[bytes, int] = {}
+        frames_out: list[tuple[np.ndarray, list[str], np.ndarray]] = []
+        for p, (lo, hi) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)):
+            key = module[lo:hi].tobytes() + ident[lo:hi].tobytes()
+            sid = seen.get(key)
+            if sid is None:
+                sid = seen[key] = len(seen)
+                frames_out.append((flat[lo:hi], names_by_id[module[lo:hi]].tolist(), rva[lo:hi]))
+            stack_of_pair[p] = sid
+        return stack_of_pair, frames_out
+
     def pool_columns(
         self, *, pair: bool = False
     ) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]], Pairing | None]:
@@ -1106,31 +1154,11 @@ class EtlDecoder:
             del epoch
             uniq, first, inverse = unique_first_inverse(pair)
             # Stack ids in order of first use, so they do not depend on file layout.
+            in_use = np.argsort(first, kind="stable")
+            raws, epochs = np.divmod(uniq[in_use], len(points) + 1)
             final_of_pair = np.empty(len(uniq), dtype=np.int64)
-            resolved_ids: dict[tuple, int] = {}
-            for u in np.argsort(first, kind="stable"):
-                raw, ep = divmod(int(uniq[u]), len(points) + 1)
-                frames = self.stacks.frames[raw]
-                bases, ends, names = image_map(ep)
-                j = np.searchsorted(bases, frames, side="right") - 1
-                ok = j >= 0
-                ok[ok] &= frames[ok] < ends[j[ok]]
-                modules = [
-                    names[k] if good else ""
-                    for k, good in zip(j.tolist(), ok.tolist(), strict=True)
-                ]
-                rva = np.where(ok, frames - bases[np.maximum(j, 0)], 0).astype(np.int64)
-                rva[~ok] = -1
-                ident = tuple(
-                    (m, r) if m else ("", a)
-                    for m, r, a in zip(modules, rva.tolist(), frames.tolist(), strict=True)
-                )
-                sid = resolved_ids.get(ident)
-                if sid is None:
-                    sid = len(resolved_ids)
-                    resolved_ids[ident] = sid
-                    frames_out.append((frames, modules, rva))
-                final_of_pair[u] = sid
+            final_of_pair[in_use], frames_out = self._resolve_frames(raws, epochs, image_map)
+            del in_use, raws, epochs
             stack_id[has] = final_of_pair[inverse.reshape(-1)]
         del has, pool.columns["raw"]
         # Narrow columns stay narrow: `read_etl` widens them one chunk at a time.

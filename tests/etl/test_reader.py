@@ -258,6 +258,29 @@ def test_frames_resolve_against_images_loaded_at_event_time(tmp_path: Path) -> N
     assert math.isnan(img["unload_s"][order][1])
 
 
+def test_stack_ids_follow_resolved_frames_not_raw_stacks(tmp_path: Path) -> None:
+    """The same raw stack before and after an unrelated driver loads resolves the same: one
+    stack id; before any image is known its frames resolve to nothing: another id."""
+    path = tmp_path / "epochs.etl"
+    frames = [BASE + 0x50, BASE + 0x60]
+    with EtlWriter(path, cpu_count=1, start_timestamp=SYNC) as w:
+        _alloc(w, SYNC + 1, 0x1000)  # no image known yet
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 1, _walk(frames, SYNC + 1))
+        _image(w, D.HOOK_IMAGE_LOAD, SYNC + 2, "\\SystemRoot\\system32\\ntoskrnl.exe", BASE, 0x1000)
+        _alloc(w, SYNC + 3, 0x2000)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 3, _walk(frames, SYNC + 3))
+        _image(w, D.HOOK_IMAGE_LOAD, SYNC + 4, "\\SystemRoot\\drivers\\other.sys", BASE + 0x9000)
+        _alloc(w, SYNC + 5, 0x3000)
+        _perfinfo(w, D.HOOK_STACK_WALK, SYNC + 5, _walk(frames, SYNC + 5))
+    tables, _ = _tables(path)
+    assert tables["pool_events"]["stack_id"].tolist() == [0, 1, 1]
+    assert _frames_of(tables) == [
+        [("", -1, BASE + 0x50), ("", -1, BASE + 0x60)],
+        [("ntoskrnl.exe", 0x50, BASE + 0x50), ("ntoskrnl.exe", 0x60, BASE + 0x60)],
+        [("ntoskrnl.exe", 0x50, BASE + 0x50), ("ntoskrnl.exe", 0x60, BASE + 0x60)],
+    ]
+
+
 def test_kernel_and_user_parts_are_joined_kernel_first(tmp_path: Path) -> None:
     path = tmp_path / "parts.etl"
     user = [0x7FF6_0000_1000, 0x7FF6_0000_2000]
