@@ -1,7 +1,9 @@
-"""Read an `.etl` trace into the store's chunks: images, pool events, stack frames, TraceInfo.
+"""Read an `.etl` trace into the store's chunks: images, stack frames, pool allocations (pool
+events paired by `gate.inputs.pairing`), unmatched frees, resident pages, TraceInfo.
 
-One pass over the file decodes every batch of records (`gate.etl.decode`) and keeps what the end
-of the trace is needed to settle:
+One pass over the file decodes every batch of records (`gate.etl.decode`): each batch on a
+worker thread, as a pure function of the batch (`_BatchResult`), merged in file order by
+`EtlDecoder._absorb`. What only the end of the trace can settle is kept:
 
 * Pool events are kept in memory as compact columns (about 45 bytes per event, integers in the
   narrowest type a batch needs, so 10 million events take ~450 MB plus one sort; glibc is kept
