@@ -71,6 +71,19 @@ def _guard(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         typer.echo("gate: interrupted", err=True)
         raise typer.Exit(130) from None
+    except Exception as exc:
+        if not _interrupted_query(exc):
+            raise
+        typer.echo("gate: interrupted", err=True)
+        raise typer.Exit(130) from None
+
+
+def _interrupted_query(exc: Exception) -> bool:
+    """Ctrl-C while DuckDB runs a query surfaces as its own error, not KeyboardInterrupt; it
+    must not end as a traceback with exit code 1, which means "over budget"."""
+    return type(exc).__name__ == "InterruptException" or (
+        isinstance(exc, RuntimeError) and str(exc) == "Query interrupted"
+    )
 
 
 def _version(value: bool) -> None:

@@ -139,6 +139,8 @@ class Store:
             ) from None
         self.con.execute("SET temp_directory = ?", [self._spill]).fetchall()
         self.con.execute("SET preserve_insertion_order = false").fetchall()
+        # DuckDB draws its own progress bar on long queries, terminal or not: CI logs get none.
+        self.con.execute("SET enable_progress_bar = false").fetchall()
         run_script(self.con, sql_text("gate.store", "schema.sql"))
         self.con.execute(_STAGING).fetchall()
 

@@ -231,3 +231,21 @@ def test_junit_strict_validates_against_the_jenkins_schema(
     assert code == 0
     xmlschema.XMLSchema(str(xsd)).validate(str(out))
     assert " owner=" not in out.read_text() and " file=" not in out.read_text()
+
+
+@pytest.mark.parametrize(
+    "raised",
+    [KeyboardInterrupt(), RuntimeError("Query interrupted")],
+    ids=["ctrl-c", "ctrl-c-inside-duckdb"],
+)
+def test_an_interrupt_is_exit_130_without_traceback(
+    raised: BaseException, trace: Path, budget: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        raise raised
+
+    monkeypatch.setattr("gate.pipeline.build_model", interrupted)
+    code, out = gate("check", str(trace), "-b", str(budget))
+    assert code == 130
+    assert out.strip().splitlines()[-1] == "gate: interrupted"
+    assert "Traceback" not in out
