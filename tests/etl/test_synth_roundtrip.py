@@ -299,3 +299,22 @@ def test_checksum_covers_the_whole_file(tmp_path: Path, compress: bool, batch_by
     *_, info = read_etl(path, batch_bytes=batch_bytes)
     assert isinstance(info, TraceInfo)
     assert info.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("variant", ["plain", "perfinfo+stack-cache+compressed"])
+def test_worker_threads_do_not_change_what_is_read(
+    variant: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches decoded on several threads and merged in file order give exactly what one
+    thread gives: stack ids, trace order, pairing and all."""
+    from gate.etl import container
+
+    path = write_scenario_etl(_scenario(), tmp_path / "t.etl", **VARIANTS[variant])
+    got = {}
+    for workers in (1, 3):
+        monkeypatch.setattr(container, "default_workers", lambda w=workers: w)
+        got[workers], _ = _tables(list(read_etl(path, batch_bytes=16 << 10)))
+    assert got[1].keys() == got[3].keys()
+    for table, cols in got[1].items():
+        for name, values in cols.items():
+            np.testing.assert_array_equal(values, got[3][table][name], err_msg=f"{table}.{name}")
