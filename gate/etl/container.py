@@ -145,12 +145,10 @@ class EtlStats:
 
 
 # Per header type (indexed by the type byte): fixed header bytes (0 = unknown type), whether the
-# size field is at @4 (kernel headers) or @0, the timestamp offset (-1 = none), and whether the
-# header carries thread/process ids.
+# size field is at @4 (kernel headers) or @0, and the timestamp offset (-1 = none).
 _HDR_SIZE = np.zeros(256, dtype=np.int64)
 _IS_KERNEL = np.zeros(256, dtype=bool)
 _TS_AT = np.full(256, -1, dtype=np.int64)
-_HAS_IDS = np.zeros(256, dtype=bool)
 _PTR = np.full(256, 4, dtype=np.uint8)
 for _ht, _layout in L.HEADER_LAYOUTS.items():
     _HDR_SIZE[_ht] = _layout.size
@@ -159,7 +157,6 @@ for _ht, _layout in L.HEADER_LAYOUTS.items():
         _TS_AT[_ht] = _layout.offset_of("SystemTime")
     elif "TimeStamp" in _layout.by_name:
         _TS_AT[_ht] = _layout.offset_of("TimeStamp")
-    _HAS_IDS[_ht] = "ThreadId" in _layout.by_name
 for _ht in L.HEADER_TYPES_64:
     _PTR[_ht] = 8
 _HAS_GUID = np.zeros(256, dtype=bool)
@@ -174,14 +171,33 @@ _HAS_GUID[
     ]
 ] = True
 
-# Where a header type keeps its hook id and version (`_header_kernel`): 0 nowhere (messages),
-# 1 kernel header, 2 PERFINFO (kernel header with extension bytes), 3 EVENT_TRACE_HEADER
-# (FULL/INSTANCE), 4 EVENT_HEADER.
-_HDR_CLASS = np.zeros(256, dtype=np.int64)
-_HDR_CLASS[_IS_KERNEL] = 1
-_HDR_CLASS[[L.HT_PERFINFO32, L.HT_PERFINFO64]] = 2
-_HDR_CLASS[_HAS_GUID] = 3
-_HDR_CLASS[[L.HT_EVENT_HEADER32, L.HT_EVENT_HEADER64]] = 4
+# Where each header type keeps its event id and version, from its layout: the offset and width
+# in bytes (2 or 1; 0 when the header has none). The id is HookId in kernel headers, Class.Type
+# in EVENT_TRACE_HEADER and the descriptor Id in EVENT_HEADER. Likewise thread and process id
+# (-1: none) and EVENT_HEADER.Flags. Both header readers (`_header_kernel`, numpy) use these.
+_ID_AT = np.zeros(256, dtype=np.int64)
+_ID_WIDTH = np.zeros(256, dtype=np.int64)
+_VERSION_AT = np.zeros(256, dtype=np.int64)
+_VERSION_WIDTH = np.zeros(256, dtype=np.int64)
+_THREAD_AT = np.full(256, -1, dtype=np.int64)
+_PROCESS_AT = np.full(256, -1, dtype=np.int64)
+_FLAGS_AT = np.full(256, -1, dtype=np.int64)
+for _ht, _layout in L.HEADER_LAYOUTS.items():
+    _by = _layout.by_name
+    _id = next((_by[k] for k in ("HookId", "Type", "Id") if k in _by), None)
+    if _id is not None:
+        _ID_AT[_ht], _ID_WIDTH[_ht] = _id.offset, _id.size
+    if "Version" in _by:
+        _VERSION_AT[_ht], _VERSION_WIDTH[_ht] = _by["Version"].offset, _by["Version"].size
+    if "ThreadId" in _by:
+        _THREAD_AT[_ht] = _by["ThreadId"].offset
+        _PROCESS_AT[_ht] = _by["ProcessId"].offset
+    if "Flags" in _by:
+        _FLAGS_AT[_ht] = _by["Flags"].offset
+_IS_PERFINFO = np.zeros(256, dtype=bool)
+_IS_PERFINFO[[L.HT_PERFINFO32, L.HT_PERFINFO64]] = True
+_IS_EVENT_HEADER = np.zeros(256, dtype=bool)
+_IS_EVENT_HEADER[[L.HT_EVENT_HEADER32, L.HT_EVENT_HEADER64]] = True
 
 _PERFINFO_VERSION_KEEP = ~L.PERFINFO_VERSION_EXT_MASK & 0xFFFF
 _PEBS = L.PERFINFO_VERSION_PEBS
@@ -256,9 +272,15 @@ def _header_kernel(
     ends: Any,
     hdr_size: Any,
     is_kernel: Any,
-    hdr_class: Any,
     ts_at: Any,
-    has_ids: Any,
+    id_at: Any,
+    id_width: Any,
+    version_at: Any,
+    version_width: Any,
+    thread_at: Any,
+    process_at: Any,
+    flags_at: Any,
+    is_perfinfo: Any,
     out_offset: Any,
     out_header_type: Any,
     out_marker_flags: Any,
@@ -277,8 +299,9 @@ def _header_kernel(
 
     Writes one value per record into each `out_*` array (`_HEADER_COLUMNS` gives their
     dtypes): the fields that `EtlFile._header_columns` computes with numpy, plus each record's
-    offset, buffer and index in its buffer. Returns the record count, or -(offset+1) of the
-    first bad record as `_walk_kernel` does.
+    offset, buffer and index in its buffer. Field positions come from the per-type tables
+    (`_ID_AT`, ...). Returns the record count, or -(offset+1) of the first bad record as
+    `_walk_kernel` does.
     """
     k = 0
     for b in range(len(starts)):
@@ -290,31 +313,24 @@ def _header_kernel(
             if m == 0xFFFFFFFF:
                 break
             t = (m >> 16) & 0xFF
-            w0 = u2[p >> 1] + 0
-            w1 = u2[(p >> 1) + 2] + 0
-            w3 = u2[(p >> 1) + 3] + 0
-            sz = w1 if is_kernel[t] else m & 0xFFFF
+            sz = u2[(p >> 1) + 2] + 0 if is_kernel[t] else m & 0xFFFF
             hs = hdr_size[t]
             if hs == 0 or sz < hs or p + sz > end or (m >> 31) == 0:
                 return -(p + 1)
-            c = hdr_class[t]
             hook = 0
+            if id_width[t] == 2:
+                hook = u2[(p + id_at[t]) >> 1] + 0
+            elif id_width[t] == 1:
+                hook = u1[p + id_at[t]] + 0
             version = 0
-            flags = 0
+            if version_width[t] == 2:
+                version = u2[(p + version_at[t]) >> 1] + 0
+            elif version_width[t] == 1:
+                version = u1[p + version_at[t]] + 0
             extra = 0
-            if c == 1 or c == 2:
-                hook = w3
-                version = w0
-                if c == 2:
-                    version &= _PERFINFO_VERSION_KEEP
-                    extra = 8 * ((w0 & _PEBS) != 0) + 8 * ((w0 & _PMC) >> 8)
-            elif c == 3:
-                hook = u1[p + 4] + 0
-                version = w3
-            elif c == 4:
-                hook = u2[(p + 0x28) >> 1] + 0
-                version = u1[p + 0x2A] + 0
-                flags = w1
+            if is_perfinfo[t]:
+                extra = 8 * ((version & _PEBS) != 0) + 8 * ((version & _PMC) >> 8)
+                version &= _PERFINFO_VERSION_KEEP
             out_offset[k] = p
             out_header_type[k] = t
             out_marker_flags[k] = m >> 24
@@ -322,9 +338,9 @@ def _header_kernel(
             out_hook_id[k] = hook
             out_version[k] = version
             out_timestamp[k] = i8[(p + ts_at[t]) >> 3] if ts_at[t] >= 0 else 0
-            out_thread_id[k] = u4[(p >> 2) + 2] + 0 if has_ids[t] else -1
-            out_process_id[k] = u4[(p >> 2) + 3] + 0 if has_ids[t] else -1
-            out_event_flags[k] = flags
+            out_thread_id[k] = u4[(p + thread_at[t]) >> 2] + 0 if thread_at[t] >= 0 else -1
+            out_process_id[k] = u4[(p + process_at[t]) >> 2] + 0 if process_at[t] >= 0 else -1
+            out_event_flags[k] = u2[(p + flags_at[t]) >> 1] + 0 if flags_at[t] >= 0 else 0
             out_extra[k] = extra
             out_buffer[k] = b
             out_record_index[k] = r
@@ -848,9 +864,15 @@ class EtlFile:
             ends,
             _HDR_SIZE,
             _IS_KERNEL,
-            _HDR_CLASS,
             _TS_AT,
-            _HAS_IDS,
+            _ID_AT,
+            _ID_WIDTH,
+            _VERSION_AT,
+            _VERSION_WIDTH,
+            _THREAD_AT,
+            _PROCESS_AT,
+            _FLAGS_AT,
+            _IS_PERFINFO,
             *out.values(),
         )
         if got < 0:
@@ -865,53 +887,44 @@ class EtlFile:
         n = len(o)
         u2 = data[: len(data) & ~1].view("<u2")
         u4 = data[: len(data) & ~3].view("<u4")
-        u8 = data[: len(data) & ~7].view("<u8")
-        i8 = u8.view("<i8")
+        i8 = data[: len(data) & ~7].view("<i8")
         ht = data[o + 2]
-        kernel = _IS_KERNEL[ht]
-        cls = _HDR_CLASS[ht]
-        perfinfo = cls == 2
-        full = cls == 3
-        evh = cls == 4
-        w0 = u2[o // 2].astype(np.int64)
-        w1 = u2[(o + 4) // 2]
-        w3 = u2[(o + 6) // 2]
 
-        hook = np.zeros(n, dtype=np.uint16)
-        hook[kernel] = w3[kernel]
-        hook[full] = data[o[full] + 4]
-        hook[evh] = u2[(o[evh] + 0x28) // 2]
-        version = np.zeros(n, dtype=np.uint16)
-        version[kernel] = w0[kernel]
+        def read(at: np.ndarray, width: np.ndarray, dtype: type) -> np.ndarray:
+            """The field at offset `at` (per record) of `width` bytes (2, 1; 0: none -> 0)."""
+            out = np.zeros(n, dtype=dtype)
+            for w, view in ((2, u2), (1, data)):
+                rows = np.flatnonzero(width == w)
+                out[rows] = view[(o[rows] + at[rows]) // w]
+            return out
+
+        def ids(at: np.ndarray) -> np.ndarray:
+            out = np.full(n, -1, dtype=np.int64)
+            rows = np.flatnonzero(at >= 0)
+            out[rows] = u4[(o[rows] + at[rows]) // 4]
+            return out
+
+        version = read(_VERSION_AT[ht], _VERSION_WIDTH[ht], np.uint16)
+        extra = np.zeros(n, dtype=np.int64)
+        perfinfo = np.flatnonzero(_IS_PERFINFO[ht])
+        pv = version[perfinfo].astype(np.int64)
+        extra[perfinfo] = 8 * ((pv & _PEBS) != 0) + 8 * ((pv & _PMC) >> 8)
         version[perfinfo] &= _PERFINFO_VERSION_KEEP
-        version[full] = w3[full]
-        version[evh] = data[o[evh] + 0x2A]
-
+        flags_at = _FLAGS_AT[ht]
         ts_at = _TS_AT[ht]
-        has_ts = ts_at >= 0
+        has_ts = np.flatnonzero(ts_at >= 0)
         timestamp = np.zeros(n, dtype=np.int64)
         timestamp[has_ts] = i8[(o[has_ts] + ts_at[has_ts]) // 8]
-        ids = _HAS_IDS[ht]
-        thread_id = np.full(n, -1, dtype=np.int64)
-        process_id = np.full(n, -1, dtype=np.int64)
-        thread_id[ids] = u4[(o[ids] + 8) // 4]
-        process_id[ids] = u4[(o[ids] + 12) // 4]
-
-        event_flags = np.zeros(n, dtype=np.uint16)
-        event_flags[evh] = w1[evh]
-        extra = np.zeros(n, dtype=np.int64)
-        pv = w0[perfinfo]
-        extra[perfinfo] = 8 * ((pv & _PEBS) != 0) + 8 * ((pv & _PMC) >> 8)
         return {
             "header_type": ht,
             "marker_flags": data[o + 3],
-            "size": np.where(kernel, w1, w0).astype(np.uint32),
-            "hook_id": hook,
+            "size": np.where(_IS_KERNEL[ht], u2[(o + 4) // 2], u2[o // 2]).astype(np.uint32),
+            "hook_id": read(_ID_AT[ht], _ID_WIDTH[ht], np.uint16),
             "version": version,
             "timestamp": timestamp,
-            "thread_id": thread_id,
-            "process_id": process_id,
-            "event_flags": event_flags,
+            "thread_id": ids(_THREAD_AT[ht]),
+            "process_id": ids(_PROCESS_AT[ht]),
+            "event_flags": read(flags_at, np.where(flags_at >= 0, 2, 0), np.uint16),
             "extra": extra,
         }
 
@@ -928,7 +941,7 @@ class EtlFile:
     ) -> RecordBatch:
         """The batch from its record offsets `o` and header fields `h`."""
         n = len(o)
-        ht, size, evh = h["header_type"], h["size"], _HDR_CLASS[h["header_type"]] == 4
+        ht, size, evh = h["header_type"], h["size"], _IS_EVENT_HEADER[h["header_type"]]
         event_flags, extra = h["event_flags"], h["extra"].copy()
 
         if rec_buf is None:  # offsets are increasing, buffers are contiguous
