@@ -242,7 +242,8 @@ def _walk_kernel(
     `u4`/`u2` index the batch data in 4-/2-byte units (bodies start 8-aligned, so every record
     start is). Writes record offsets to `out`, returns their count, or -(offset+1) of the first
     record whose header is unknown, too small or runs past its buffer. Every step advances by
-    at least 8 bytes, so the loop ends on any input. Plain Python and numba run this same code.
+    at least 8 bytes, so the loop ends on any input. This is the pure-Python path; with numba,
+    `_header_kernel` runs the same walk and reads each header's fields as it goes.
     """
     k = 0
     for b in range(len(starts)):
@@ -361,7 +362,6 @@ _HEADER_COLUMNS = {
 
 _HDR_SIZE_LIST = _HDR_SIZE.tolist()
 _IS_KERNEL_LIST = _IS_KERNEL.tolist()
-_walk_numba = jit.kernel(_walk_kernel)
 _header_numba = jit.kernel(_header_kernel)
 
 
@@ -785,34 +785,22 @@ class EtlFile:
         ends: np.ndarray,
         bufs: np.ndarray,
     ) -> np.ndarray:
-        """Offsets (into data) of every record, in order, following the size fields."""
+        """Offsets (into data) of every record, in order, following the size fields: the
+        pure-Python path (with numba, `_header_kernel` walks and reads headers at once)."""
         if total == 0:
             return np.zeros(0, dtype=np.int64)
-        if _walk_numba is not None:
-            out = np.empty(total // 8, dtype=np.int64)
-            got = _walk_numba(
-                data[:total].view("<u4"),
-                data[:total].view("<u2"),
-                starts,
-                ends,
-                _HDR_SIZE,
-                _IS_KERNEL,
-                out,
-            )
-            offsets = out[: max(got, 0)]
-        else:
-            out_list = [0] * (total // 8)
-            mv = memoryview(data[:total])
-            got = _walk_kernel(
-                mv.cast("I"),
-                mv.cast("H"),
-                starts.tolist(),
-                ends.tolist(),
-                _HDR_SIZE_LIST,
-                _IS_KERNEL_LIST,
-                out_list,
-            )
-            offsets = np.array(out_list[: max(got, 0)], dtype=np.int64)
+        out_list = [0] * (total // 8)
+        mv = memoryview(data[:total])
+        got = _walk_kernel(
+            mv.cast("I"),
+            mv.cast("H"),
+            starts.tolist(),
+            ends.tolist(),
+            _HDR_SIZE_LIST,
+            _IS_KERNEL_LIST,
+            out_list,
+        )
+        offsets = np.array(out_list[: max(got, 0)], dtype=np.int64)
         if got < 0:
             raise self._walk_error(data, -got - 1, starts, ends, bufs)
         return offsets

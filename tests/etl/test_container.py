@@ -353,14 +353,14 @@ def test_missing_file_is_an_input_error(tmp_path):
         open_etl(tmp_path / "nope.etl")
 
 
-def test_pure_python_walk_matches(etl_bytes, build, monkeypatch):
+def test_pure_python_walk_matches(etl_bytes, build, monkeypatch, header_backend):
     recs = [
         build["system"](0x02, 0x0E20 + i % 3, 2, i, 2, SYNC + i, b"w" * (i % 50)) for i in range(90)
     ]
     path = etl_bytes.write(build["header_buffer"]() + build["buffer"](recs, size=8192))
     with open_etl(path) as etl:
         fast = _one(etl)
-    monkeypatch.setattr(container, "_walk_numba", None)
+    monkeypatch.setattr(container, "_header_numba", None)  # the pure-Python walk
     with open_etl(path) as etl:
         slow = _one(etl)
     assert slow.offset.tolist() == fast.offset.tolist()
