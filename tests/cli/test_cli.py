@@ -249,3 +249,24 @@ def test_an_interrupt_is_exit_130_without_traceback(
     assert code == 130
     assert out.strip().splitlines()[-1] == "gate: interrupted"
     assert "Traceback" not in out
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_a_compressed_trace_without_the_fast_extra_gets_a_hint(
+    compress: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gate.etl import xpress
+    from gate.etl.synth import write_scenario_etl
+    from gate.inputs.scenario import generate, parse_scenario
+
+    path = write_scenario_etl(
+        generate(parse_scenario(scenario([alloc(1, 0x1000, 64)]))),
+        tmp_path / "boot.etl",
+        compress=compress,
+    )
+    monkeypatch.setattr(xpress, "available_backends", lambda: ["python"])
+    monkeypatch.setattr("gate.cli._SLOW_HINT_BYTES", 0)
+    code, out = gate("ingest", str(path), "--out", str(tmp_path / "norm"))
+    assert code == 0
+    hint = f"gate: note: {path} is compressed and the 'fast' extra is not installed"
+    assert (hint in out) is compress
