@@ -214,6 +214,19 @@ _GATHER_SLACK = 0x60
 _T = TypeVar("_T")
 
 
+def _body_lengths(bufs: np.ndarray) -> np.ndarray:
+    """Valid record bytes after the header of each buffer row (decompressed, if compressed).
+
+    Data ends at Offset; an uncompressed buffer whose Offset lies outside it (some writers
+    leave it unset) ends at SavedOffset instead.
+    """
+    end = bufs["Offset"].astype(np.int64)
+    compressed = (bufs["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED) != 0
+    bad = ~compressed & ((end < _BH_SIZE) | (end > bufs["BufferSize"]))
+    end[bad] = bufs["SavedOffset"][bad]
+    return np.maximum(end - _BH_SIZE, 0)
+
+
 def _same_batch(batch: RecordBatch) -> RecordBatch:
     return batch
 
@@ -470,7 +483,7 @@ class EtlFile:
 
     def _read_logfile_header(self) -> LogfileHeader:
         first = self._buffers[0]
-        body = self._buffer_body(first)
+        body = self._buffer_body(0)
         base = int(first["file_offset"]) + _BH_SIZE
         if len(body) < L.SYSTEM_TRACE_HEADER.size:
             raise self._error(base, "first buffer too small for the logfile header record")
@@ -531,9 +544,10 @@ class EtlFile:
         return 1.0 / h.perf_freq if h.perf_freq > 0 else 1e-7
 
     # -- buffers -------------------------------------------------------------------------------
-    def _buffer_body(self, row: np.void) -> bytes:
-        """The valid record bytes of one buffer (after its header), decompressed if needed."""
-        return self._body_from_raw(row, self._read_raw(row))
+    def _buffer_body(self, i: int) -> bytes:
+        """The valid record bytes of buffer `i` (after its header), decompressed if needed."""
+        length = int(_body_lengths(self._buffers[i : i + 1])[0])
+        return self._body_from_raw(self._buffers[i], self._read_raw(self._buffers[i]), length)
 
     def _read_raw(self, row: np.void) -> bytes:
         """The bytes of one buffer after its header, as stored (compressed or not)."""
@@ -544,31 +558,18 @@ class EtlFile:
             raise self._error(off, "buffer shorter than its BufferSize (file changed?)")
         return raw
 
-    def _body_from_raw(self, row: np.void, raw: bytes) -> bytes:
+    def _body_from_raw(self, row: np.void, raw: bytes, length: int) -> bytes:
+        """The first `length` valid bytes (`_body_lengths`) of a buffer stored as `raw`."""
         off = int(row["file_offset"])
-        saved = int(row["SavedOffset"])
-        end = int(row["Offset"])
         if int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED:
-            want = saved - _BH_SIZE
+            want = int(row["SavedOffset"]) - _BH_SIZE
             try:
                 raw = xpress.decompress(raw, want)
             except xpress.XpressError as exc:
                 raise self._error(
                     off, f"compressed buffer does not decompress to {want} bytes: {exc.problem}"
                 ) from None
-            return raw[: end - _BH_SIZE]
-        if not _BH_SIZE <= end <= int(row["BufferSize"]):
-            end = saved
-        return raw[: end - _BH_SIZE]
-
-    def _body_size(self, row: np.void) -> int:
-        """The length `_body_from_raw` returns, known from the buffer header alone."""
-        saved, end = int(row["SavedOffset"]), int(row["Offset"])
-        if not int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED and not (
-            _BH_SIZE <= end <= int(row["BufferSize"])
-        ):
-            end = saved
-        return max(end - _BH_SIZE, 0)
+        return raw[:length]
 
     @property
     def buffer_count(self) -> int:
@@ -698,12 +699,12 @@ class EtlFile:
         groups: list[list[int]] = []
         rows: list[int] = []
         total = 0
-        for i in range(len(self._buffers)):
-            row = self._buffers[i]
-            if int(row["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED:
-                size = (self._body_size(row) + 7) & ~7
-            else:  # read whole, header and unused tail included (`_read_group`)
-                size = int(row["BufferSize"])
+        b = self._buffers
+        # Compressed buffers take their decompressed body; others are read whole, header and
+        # unused tail included (`_read_group`).
+        compressed = (b["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED) != 0
+        sizes = np.where(compressed, (_body_lengths(b) + 7) & ~7, b["BufferSize"])
+        for i, size in enumerate(sizes.tolist()):
             if rows and total + size > max_bytes:
                 groups.append(rows)
                 rows, total = [], 0
@@ -743,7 +744,10 @@ class EtlFile:
         if isinstance(raws, np.ndarray):
             return self._decode_span(rows, raws)
         bodies = [
-            self._body_from_raw(self._buffers[i], raw) for i, raw in zip(rows, raws, strict=True)
+            self._body_from_raw(self._buffers[i], raw, n)
+            for i, raw, n in zip(
+                rows, raws, _body_lengths(self._buffers[rows]).tolist(), strict=True
+            )
         ]
         return self._decode_batch(bodies, rows)
 
@@ -751,10 +755,7 @@ class EtlFile:
         """Records of consecutive uncompressed buffers read as one span of the file."""
         bufs = self._buffers[rows]
         starts = bufs["file_offset"].astype(np.int64) - int(bufs["file_offset"][0]) + _BH_SIZE
-        end = bufs["Offset"].astype(np.int64)
-        bad_end = (end < _BH_SIZE) | (end > bufs["BufferSize"])
-        end[bad_end] = bufs["SavedOffset"][bad_end]
-        ends = starts + np.maximum(end - _BH_SIZE, 0)
+        ends = starts + _body_lengths(bufs)
         total = len(data) - _GATHER_SLACK
         return self._records(data, total, starts, ends, bufs)
 

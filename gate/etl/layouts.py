@@ -470,13 +470,3 @@ KERNEL_GROUP_NAMES: dict[int, str] = {
     0x14: "Image",
     0x18: "StackWalk",
 }
-
-# Image Load is logged under the Process group.  # [NTWMI] WMI_LOG_TYPE_PROCESS_LOAD_IMAGE
-HOOK_PROCESS_LOAD_IMAGE = 0x030A
-
-
-def kernel_provider_guid(hook_id: int) -> uuid.UUID | None:
-    """Provider GUID of a kernel hook; Process/Load (0x030A) belongs to the Image provider."""
-    if hook_id == HOOK_PROCESS_LOAD_IMAGE:
-        return KERNEL_GROUP_GUIDS[0x14]
-    return KERNEL_GROUP_GUIDS.get(hook_id >> 8)

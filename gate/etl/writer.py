@@ -247,19 +247,6 @@ class EtlWriter:
             cpu=cpu,
         )
 
-    def perfinfo_record(
-        self, hook_id: int, version: int, timestamp: int, payload: bytes, *, cpu: int = 0
-    ) -> None:
-        """A PERFINFO header record of the writer's pointer size."""
-        self.write_record(
-            header_type=L.HT_PERFINFO64 if self._b64 else L.HT_PERFINFO32,
-            hook_id=hook_id,
-            version=version,
-            timestamp=timestamp,
-            payload=payload,
-            cpu=cpu,
-        )
-
     def mark_events_lost(self, cpu: int = 0) -> None:
         """Flag the current buffer of `cpu` as having lost events (BufferFlag EVENTS_LOST)."""
         buf = self._bufs.get(cpu)
