@@ -7,10 +7,10 @@ Not a test: run it by hand (Linux only; it reads peak RSS from wait4()).
 
 It builds a boot scenario programmatically (about 40 drivers, a few hundred allocation patterns
 with call stacks of 10–40 frames, frees for most of them), writes it with the gate's own `.etl`
-writer (`gate.etl.synth.write_scenario_etl`), then times each of these in a fresh subprocess so
+writer (`gate.synthetic.etl.write_scenario_etl`), then times each of these in a fresh subprocess so
 that peak RSS belongs to that run alone:
 
-* `reader`  - `gate.etl.reader.read_etl` alone, every chunk consumed (decode, sort, stack match)
+* `reader`  - `gate.inputs.etl.reader.read_etl` alone, every chunk consumed (decode, sort, stack match)
 * `ingest`  - `gate ingest TRACE --out DIR` (decode + attribution + DuckDB load + Parquet export)
 * `check`   - `gate check TRACE -b budgets.yaml` (the whole job, reports included)
 
@@ -150,8 +150,8 @@ totals:
 
 def write_traces(pool_events: int, out_dir: Path, kinds: list[str], tag: str) -> dict[str, Path]:
     """Write the scenario's trace once per kind ('uncompressed', 'compressed')."""
-    from gate.etl.synth import write_scenario_etl
     from gate.inputs.scenario import generate, parse_scenario
+    from gate.synthetic.etl import write_scenario_etl
 
     paths = {k: out_dir / f"boot-{tag}-{k}.etl" for k in kinds}
     missing = [k for k in kinds if not paths[k].exists()]
@@ -179,7 +179,7 @@ def write_traces(pool_events: int, out_dir: Path, kinds: list[str], tag: str) ->
 def child_load(path: str) -> None:
     """The reader and the DuckDB load, nothing written: what `gate check` does before its SQL
     model, and what "decoded, attributed and loaded" measures."""
-    from gate.etl.reader import read_etl
+    from gate.inputs.etl.reader import read_etl
     from gate.store import Store
 
     with Store() as store:
@@ -190,7 +190,7 @@ def child_load(path: str) -> None:
 
 def child_reader(path: str) -> None:
     t0 = time.perf_counter()
-    from gate.etl.reader import read_etl
+    from gate.inputs.etl.reader import read_etl
 
     pool = 0  # events: allocations, plus frees (those that closed one, and unmatched ones)
     info = None
@@ -414,7 +414,7 @@ def main() -> int:
         print(json.dumps({k: str(v) for k, v in paths.items()}))
         return 0
     if args.child_backends:
-        from gate.etl import xpress
+        from gate.inputs.etl import xpress
 
         print(json.dumps(xpress.available_backends()))
         return 0

@@ -223,8 +223,8 @@ _SLOW_HINT_BYTES = 64 << 20
 def _speed_hints(inputs: list[Path]) -> None:
     """One line on stderr, before a long wait, for each large compressed trace that will be
     decompressed in pure Python (no `fast` extra, not Windows)."""
-    from gate.etl import xpress
-    from gate.etl.container import open_etl
+    from gate.inputs.etl import xpress
+    from gate.inputs.etl.container import open_etl
 
     if xpress.available_backends() != ["python"]:
         return
@@ -385,7 +385,7 @@ def inspect(
     """Show what a trace holds: OS, pointer size, duration, CPUs, events per kind, drivers."""
 
     def body() -> None:
-        from gate.etl.reader import inspect_etl
+        from gate.inputs.etl.reader import inspect_etl
         from gate.reports.inspect import render_inspect
         from gate.store.load import input_kind
 
@@ -491,7 +491,7 @@ def baseline_update(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Measure reference traces and write their per-driver figures as baseline JSON."""
-    from gate.baseline import write_baseline
+    from gate.budgets.baseline import write_baseline
     from gate.pipeline import measure_baseline
 
     def body() -> None:

@@ -11,10 +11,9 @@ from datetime import date
 from pathlib import Path
 
 from gate import __version__
-from gate.baseline import Baseline, read_baseline
+from gate.budgets.baseline import Baseline, read_baseline
 from gate.budgets.model import BudgetSet, DriverBudget
 from gate.errors import BudgetError
-from gate.inputs.chunks import Progress
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.rules.results import TraceSummary, Verdict
 from gate.rules.runner import (
@@ -28,6 +27,7 @@ from gate.rules.runner import (
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.store.load import load_inputs
+from gate.tables.chunks import Progress
 
 PSEUDO_DRIVERS = ("(kernel)", "(unattributed)")
 

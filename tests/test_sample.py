@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 
 from gate.budgets.loader import load_budgets
 from gate.cli import app
-from gate.etl.synth import write_scenario_etl
 from gate.inputs.scenario import generate, load_scenario
 from gate.pipeline import RunSettings, measure_baseline
+from gate.synthetic.etl import write_scenario_etl
 
 SCENARIO = SAMPLE / "sample-boot.scenario.yaml"
 ETL = SAMPLE / "sample-boot.etl"

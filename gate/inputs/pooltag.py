@@ -34,7 +34,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from gate.errors import InputError
-from gate.inputs.drivers import KERNEL_IMAGES
+from gate.tables.drivers import KERNEL_IMAGES
 
 KERNEL = "(kernel)"
 

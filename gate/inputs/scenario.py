@@ -3,7 +3,7 @@
 A scenario names the images of a boot and patterns of pool allocations (how many, which tag,
 pool and size, when, how long they live, from which call stack). `generate` expands it into a
 `SyntheticTrace`: the events in trace order with exact times. The same `SyntheticTrace` feeds
-the store directly (`scenario_chunks`) and the `.etl` writer (`gate.etl.synth`), so tests can
+the store directly (`scenario_chunks`) and the `.etl` writer (`gate.synthetic.etl`), so tests can
 state the expected metrics by hand and check both paths against them.
 
 Times are quantized to 100 ns ticks so that an `.etl` round trip at 10 MHz is exact.
@@ -22,8 +22,8 @@ import numpy as np
 import yaml
 
 from gate.errors import InputError
-from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
-from gate.inputs.drivers import driver_name
+from gate.tables.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
+from gate.tables.drivers import driver_name
 
 TICKS_PER_SECOND = 10_000_000
 SCENARIO_VERSION = 1

@@ -37,8 +37,8 @@ from pathlib import Path
 import numpy as np
 
 from gate.errors import CsvFormatError
-from gate.inputs.chunks import Chunk, TraceInfo
-from gate.inputs.drivers import DEFAULT_SKIP_MODULES
+from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.drivers import DEFAULT_SKIP_MODULES
 
 __all__ = ["POOL_COLUMNS", "RESIDENT_COLUMNS", "read_wpa_csv", "sniff_layout", "wpa_csv_group"]
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gate.etl.resident import PLAUSIBILITY_LIMIT
+from gate.inputs.etl.resident import PLAUSIBILITY_LIMIT
 from gate.units import format_duration
 
 if TYPE_CHECKING:
-    from gate.etl.reader import EtlSummary
+    from gate.inputs.etl.reader import EtlSummary
 
 MAX_DRIVERS = 40
 

@@ -15,9 +15,9 @@ from importlib import resources
 
 import duckdb
 
-from gate.inputs.drivers import DEFAULT_SKIP_MODULES
 from gate.sql.peaks import build_peaks
 from gate.store.store import run_script
+from gate.tables.drivers import DEFAULT_SKIP_MODULES
 
 AGGREGATES = ("max", "median", "mean", "min")
 

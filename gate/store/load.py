@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gate.errors import InputError
-from gate.inputs.chunks import Progress
 from gate.store.normalized import MANIFEST, import_normalized, is_normalized_dir
 from gate.store.store import Store
+from gate.tables.chunks import Progress
 
 ETL_SUFFIXES = {".etl"}
 SCENARIO_SUFFIXES = {".yaml", ".yml"}
@@ -46,7 +46,7 @@ def load_input(store: Store, path: Path, progress: Progress | None = None) -> li
     if kind == "normalized":
         return import_normalized(store, path)
     if kind == "etl":
-        from gate.etl.reader import read_etl
+        from gate.inputs.etl.reader import read_etl
 
         return [store.add_trace(read_etl(path, progress=progress))]
     if kind == "scenario":

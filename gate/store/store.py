@@ -3,7 +3,7 @@
 Rows arrive as numpy column chunks and are inserted with one `INSERT … SELECT` per chunk over
 the registered arrays, so loading costs no Python work per row. Pool events of readers that do
 not pair them themselves are staged and, once their trace is complete, paired into allocations
-by `gate.inputs.pairing`, the one implementation of metrics.md's pairing rule.
+by `gate.tables.pairing`, the one implementation of metrics.md's pairing rule.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ import duckdb
 import numpy as np
 
 from gate.errors import GateError, InputError
-from gate.inputs.chunks import Chunk, TraceInfo
-from gate.inputs.pairing import paired_chunks
+from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.pairing import paired_chunks
 
 
 def sql_text(package: str, name: str) -> str:
@@ -196,7 +196,7 @@ class Store:
             self.con.unregister("chunk")
 
     def _pair_staged(self, trace_id: int) -> None:
-        """Pair the trace's staged pool events into allocations (gate.inputs.pairing)."""
+        """Pair the trace's staged pool events into allocations (gate.tables.pairing)."""
         cols = self.con.execute(
             "SELECT seq, time_s, event, pool_type, tag, size_bytes, address, session_id, "
             "stack_id FROM _pool_events WHERE trace_id = ? ORDER BY seq",

@@ -255,9 +255,9 @@ def test_an_interrupt_is_exit_130_without_traceback(
 def test_a_compressed_trace_without_the_fast_extra_gets_a_hint(
     compress: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from gate.etl import xpress
-    from gate.etl.synth import write_scenario_etl
+    from gate.inputs.etl import xpress
     from gate.inputs.scenario import generate, parse_scenario
+    from gate.synthetic.etl import write_scenario_etl
 
     path = write_scenario_etl(
         generate(parse_scenario(scenario([alloc(1, 0x1000, 64)]))),

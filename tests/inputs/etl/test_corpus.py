@@ -10,10 +10,11 @@ import uuid
 from pathlib import Path
 
 import pytest
+from scenario_kit import CORPUS as SHARED_CORPUS
 
-from gate.etl.container import open_etl
+from gate.inputs.etl.container import open_etl
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "etl"
+CORPUS = SHARED_CORPUS / "etl"
 
 
 def _path(name: str) -> Path:

@@ -1,7 +1,7 @@
 """Hand-made `.etl` bytes for the container tests.
 
 The records and headers here are packed with literal struct formats and offsets, not with
-`gate.etl.layouts`, so the tests check the layout declarations instead of repeating them.
+`gate.inputs.etl.layouts`, so the tests check the layout declarations instead of repeating them.
 """
 
 from __future__ import annotations

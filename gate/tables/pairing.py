@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, STR, Chunk
-from gate.inputs.order import stable_argsort
+from gate.tables.chunks import POOL_ALLOC, POOL_FREE, STR, Chunk
+from gate.tables.order import stable_argsort
 
 FREE_KINDS = np.array(["none", "freed", "lost"], dtype=STR)  # free_kind by code 0, 1, 2
 

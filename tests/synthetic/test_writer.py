@@ -9,9 +9,9 @@ from datetime import datetime, timezone
 import numpy as np
 import pytest
 
-from gate.etl import layouts as L
-from gate.etl.container import open_etl
-from gate.etl.writer import EtlWriter
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl.container import open_etl
+from gate.synthetic.writer import EtlWriter
 
 START = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 GUID = uuid.UUID("2cb15d1d-5fc1-11d2-abe1-00a0c911f518")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from scenario_kit import SAMPLE
 
-from gate.etl.container import open_etl
-from gate.etl.reader import read_etl
+from gate.inputs.etl.container import open_etl
+from gate.inputs.etl.reader import read_etl
 
 
 @pytest.mark.parametrize("workers", [1, 2])

@@ -1,7 +1,7 @@
 """Read an `.etl` trace into the store's chunks: images, stack frames, pool allocations (pool
-events paired by `gate.inputs.pairing`), unmatched frees, resident pages, TraceInfo.
+events paired by `gate.tables.pairing`), unmatched frees, resident pages, TraceInfo.
 
-One pass over the file decodes every batch of records (`gate.etl.decode`): each batch on a
+One pass over the file decodes every batch of records (`gate.inputs.etl.decode`): each batch on a
 worker thread, as a pure function of the batch (`_BatchResult`), merged in file order by
 `EtlDecoder._absorb`. What only the end of the trace can settle is kept:
 
@@ -44,15 +44,15 @@ from typing import Any
 import numpy as np
 
 from gate.errors import InputError
-from gate.etl import decode as D
-from gate.etl import layouts as L
-from gate.etl.container import EtlFile, RecordBatch, open_etl
-from gate.etl.payloads import decode_tags
-from gate.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
-from gate.inputs.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
-from gate.inputs.drivers import driver_name
-from gate.inputs.order import sort_by_then, unique_first_inverse
-from gate.inputs.pairing import Pairing, pair_events, paired_chunks
+from gate.inputs.etl import decode as D
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl.container import EtlFile, RecordBatch, open_etl
+from gate.inputs.etl.payloads import decode_tags
+from gate.inputs.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
+from gate.tables.chunks import POOL_ALLOC, POOL_FREE, Chunk, Progress, TraceInfo
+from gate.tables.drivers import driver_name
+from gate.tables.order import sort_by_then, unique_first_inverse
+from gate.tables.pairing import Pairing, pair_events, paired_chunks
 
 SYNTHETIC_LOGGER_PREFIX = "gate synthetic"
 CHUNK_ROWS = 1_000_000
@@ -1123,7 +1123,7 @@ class EtlDecoder:
         self, *, pair: bool = False
     ) -> tuple[dict[str, np.ndarray], list[tuple[np.ndarray, list[str]]], Pairing | None]:
         """Pool events in trace order with final stack ids, the new stacks' frames, and with
-        `pair` the events' pairing (`gate.inputs.pairing`), computed on a thread while the
+        `pair` the events' pairing (`gate.tables.pairing`), computed on a thread while the
         stacks are matched and resolved (its sort releases the GIL)."""
         _trim_heap()  # what decoding freed, before the whole-table work
         pool = _Table.concat(self._pool, _POOL_DTYPE, consume=True)
@@ -1228,7 +1228,7 @@ class EtlDecoder:
         return DEFAULT_PAGE_SIZE
 
     def resident_set(self) -> ResidentSet:
-        """The last full resident-set snapshot, checked (`gate.etl.resident`); computed once."""
+        """The last full resident-set snapshot, checked (`gate.inputs.etl.resident`); computed once."""
         if self._resident is not None:
             return self._resident
         assert self.etl is not None

@@ -65,7 +65,7 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         _c("cpu", "i8", "BIGINT", "processor index, or -1"),
     ),
     # Producers that already know allocation lifetimes (WPA's Pool table) write these directly;
-    # readers holding a trace's events in trace order pair them with gate.inputs.pairing.
+    # readers holding a trace's events in trace order pair them with gate.tables.pairing.
     "pool_allocations": (
         _c("alloc_seq", "i8", "BIGINT", "trace order of the allocation"),
         _c("alloc_s", "f8", "DOUBLE", "allocation time"),

@@ -7,6 +7,6 @@ synthetic files (`writer`), binary layouts declared once (`layouts`). Payload de
 Set GATE_NO_NUMBA=1 to force the pure-Python paths even when numba is installed.
 """
 
-from gate.etl.container import EtlFile, EtlStats, LogfileHeader, RecordBatch, open_etl
+from gate.inputs.etl.container import EtlFile, EtlStats, LogfileHeader, RecordBatch, open_etl
 
 __all__ = ["EtlFile", "EtlStats", "LogfileHeader", "RecordBatch", "open_etl"]

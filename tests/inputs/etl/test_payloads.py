@@ -8,8 +8,8 @@ import uuid
 import numpy as np
 import pytest
 
-from gate.etl import decode as D
-from gate.etl import payloads as P
+from gate.inputs.etl import decode as D
+from gate.inputs.etl import payloads as P
 
 
 def _batch(
@@ -346,7 +346,7 @@ def test_layout_sizes_match_reference() -> None:
 
 
 def test_event_codes_map_guid_headers_to_kernel_hooks() -> None:
-    from gate.etl import layouts as L
+    from gate.inputs.etl import layouts as L
 
     image_guid = L.KERNEL_GROUP_GUIDS[0x14]
     other = uuid.uuid4()

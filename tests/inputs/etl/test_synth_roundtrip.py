@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gate.etl.reader import inspect_etl, read_etl
-from gate.etl.synth import write_scenario_etl
-from gate.inputs.chunks import Chunk, TraceInfo
+from gate.inputs.etl.reader import inspect_etl, read_etl
 from gate.inputs.scenario import SyntheticTrace, generate, parse_scenario, scenario_chunks
 from gate.store import Store
+from gate.synthetic.etl import write_scenario_etl
+from gate.tables.chunks import Chunk, TraceInfo
 
 NT = "\\SystemRoot\\system32\\ntoskrnl.exe"
 ACPI = "\\SystemRoot\\System32\\drivers\\ACPI.sys"
@@ -307,7 +307,7 @@ def test_worker_threads_do_not_change_what_is_read(
 ) -> None:
     """Batches decoded on several threads and merged in file order give exactly what one
     thread gives: stack ids, trace order, pairing and all."""
-    from gate.etl import container
+    from gate.inputs.etl import container
 
     path = write_scenario_etl(_scenario(), tmp_path / "t.etl", **VARIANTS[variant])
     got = {}

@@ -1,6 +1,6 @@
 """Writing synthetic `.etl` files (tests, benchmarks, the bundled sample).
 
-The output follows the same layouts the reader uses (`gate.etl.layouts`): a HEADER buffer with the
+The output follows the same layouts the reader uses (`gate.inputs.etl.layouts`): a HEADER buffer with the
 logfile-header record first, then per-CPU buffers with increasing SequenceNumbers, 8-byte aligned
 records, 0xFF padding and optionally XPRESS compression. The file appears atomically on close.
 """
@@ -14,9 +14,9 @@ import uuid
 from datetime import datetime, timedelta, timezone
 from types import TracebackType
 
-from gate.etl import layouts as L
-from gate.etl import xpress
 from gate.fileio import OUTPUT_MODE
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl import xpress
 
 DEFAULT_START_UTC = datetime(2026, 1, 1, tzinfo=timezone.utc)
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from gate.etl import jit
+from gate.inputs.etl import jit
 
 
 class XpressError(ValueError):

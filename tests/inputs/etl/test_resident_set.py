@@ -12,15 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from gate.cli import app
-from gate.etl import decode as D
-from gate.etl import payloads as P
-from gate.etl import resident as R
-from gate.etl import synth
-from gate.etl.reader import EtlDecoder, inspect_etl, read_etl
-from gate.etl.synth import write_scenario_etl
-from gate.inputs.chunks import Chunk, TraceInfo
+from gate.inputs.etl import decode as D
+from gate.inputs.etl import payloads as P
+from gate.inputs.etl import resident as R
+from gate.inputs.etl.reader import EtlDecoder, inspect_etl, read_etl
 from gate.inputs.scenario import generate, parse_scenario
 from gate.reports.inspect import render_inspect
+from gate.synthetic import etl as synth
+from gate.synthetic.etl import write_scenario_etl
+from gate.tables.chunks import Chunk, TraceInfo
 
 NT = "\\SystemRoot\\system32\\ntoskrnl.exe"
 ACPI = "\\SystemRoot\\System32\\drivers\\ACPI.sys"

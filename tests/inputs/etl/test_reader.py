@@ -7,16 +7,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scenario_kit import CORPUS as SHARED_CORPUS
 
 from gate.errors import TraceFormatError
-from gate.etl import decode as D
-from gate.etl import layouts as L
-from gate.etl import payloads as P
-from gate.etl.reader import EtlDecoder, inspect_etl, read_etl
-from gate.etl.writer import EtlWriter
-from gate.inputs.chunks import Chunk, TraceInfo
+from gate.inputs.etl import decode as D
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl import payloads as P
+from gate.inputs.etl.reader import EtlDecoder, inspect_etl, read_etl
+from gate.synthetic.writer import EtlWriter
+from gate.tables.chunks import Chunk, TraceInfo
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "etl"
+CORPUS = SHARED_CORPUS / "etl"
 needs_corpus = pytest.mark.skipif(
     not CORPUS.is_dir(), reason=f"real .etl corpus not present at {CORPUS}"
 )

@@ -7,7 +7,7 @@ timestamp, same thread, absolute frame addresses = image base + offset), and an 
 (DCEnd) at `duration_s` so the trace lasts as long as the scenario says. A scenario with a
 `resident_set` also gets, at `duration_s`, a SystemConfig CPU record (its page size), the FileIo
 name rundown (0x0424) of each file, and one PageInMemory record (0x0223) per page, with the
-page list and a page kind and address from which `gate.etl.resident` derives the category.
+page list and a page kind and address from which `gate.inputs.etl.resident` derives the category.
 Raw timestamps are the scenario's 100 ns ticks plus a nonzero base (perf_freq 10 MHz), so
 times round-trip exactly.
 
@@ -15,7 +15,7 @@ Options cover the reader's other paths: PERFINFO headers for pool events (no thr
 match by processor) and stack caching (key references 0x1825 in place of stack walks, and the
 key definitions as an end-of-trace rundown 0x1824).
 
-Payloads come from `gate.etl.payloads` in bulk (numpy), so only the writer's per-record call
+Payloads come from `gate.inputs.etl.payloads` in bulk (numpy), so only the writer's per-record call
 remains per event.
 """
 
@@ -26,15 +26,15 @@ from pathlib import Path
 
 import numpy as np
 
-from gate.etl import decode as D
-from gate.etl import layouts as L
-from gate.etl import payloads as P
-from gate.etl import resident as R
-from gate.etl.reader import SYNTHETIC_LOGGER_PREFIX
-from gate.etl.writer import EtlWriter
-from gate.inputs.chunks import POOL_ALLOC
-from gate.inputs.drivers import driver_name
+from gate.inputs.etl import decode as D
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl import payloads as P
+from gate.inputs.etl import resident as R
+from gate.inputs.etl.reader import SYNTHETIC_LOGGER_PREFIX
 from gate.inputs.scenario import Scenario, SyntheticTrace
+from gate.synthetic.writer import EtlWriter
+from gate.tables.chunks import POOL_ALLOC
+from gate.tables.drivers import driver_name
 
 SYNC_BASE_TICKS = 48_271_000_123  # the logfile header's raw stamp; nonzero like a real QPC
 SYSTEM_PROCESS_ID = 4

@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from gate.inputs.drivers import driver_name
+from gate.tables.drivers import driver_name
 
 SNAPSHOT_GAP_S = 1.0
 PLAUSIBILITY_LIMIT = 0.05

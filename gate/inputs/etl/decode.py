@@ -22,9 +22,9 @@ from typing import Any
 
 import numpy as np
 
-from gate.etl import jit
-from gate.etl import layouts as L
-from gate.etl import payloads as P
+from gate.inputs.etl import jit
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl import payloads as P
 
 KERNEL_TRACE_CONTROL = uuid.UUID("b3e675d7-2554-4f18-830b-2762732560de")
 

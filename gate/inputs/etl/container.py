@@ -2,7 +2,7 @@
 
 `open_etl(path)` gives an `EtlFile`. Its `record_batches()` walks the file's buffers in file order
 and yields `RecordBatch` objects: the decompressed bodies of a bounded number of buffers plus one
-numpy array per record-header field. Payloads are not decoded here (see `gate.etl.decode`).
+numpy array per record-header field. Payloads are not decoded here (see `gate.inputs.etl.decode`).
 
 Ordering: file order is not time order. Each buffer belongs to one processor (`cpu`) and buffers
 of one processor carry increasing `buffer_seq`. A consumer that needs global trace order sorts by
@@ -27,8 +27,8 @@ from typing import Any, TypeVar
 import numpy as np
 
 from gate.errors import InputError, TraceFormatError
-from gate.etl import jit, xpress
-from gate.etl import layouts as L
+from gate.inputs.etl import jit, xpress
+from gate.inputs.etl import layouts as L
 
 
 def default_workers() -> int:

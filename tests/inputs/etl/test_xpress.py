@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 import struct
-from pathlib import Path
 
 import pytest
+from scenario_kit import CORPUS as SHARED_CORPUS
 
-from gate.etl import xpress
-from gate.etl.layouts import BUFFER_FLAG_COMPRESSED, WMI_BUFFER_HEADER
-from gate.etl.xpress import XpressError
+from gate.inputs.etl import xpress
+from gate.inputs.etl.layouts import BUFFER_FLAG_COMPRESSED, WMI_BUFFER_HEADER
+from gate.inputs.etl.xpress import XpressError
 
-CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "etl"
+CORPUS = SHARED_CORPUS / "etl"
 
 DECODERS = [xpress.decompress_python, xpress.decompress]
 ENCODERS = [xpress.compress_python, xpress.compress]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate.inputs.order import sort_by_then, stable_argsort, unique_first_inverse
+from gate.tables.order import sort_by_then, stable_argsort, unique_first_inverse
 
 KEYS = {
     "small ints": lambda rng, n: rng.integers(0, 9, n),

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from gate.errors import TraceFormatError
-from gate.etl import container
-from gate.etl import layouts as L
-from gate.etl.container import open_etl
-from gate.etl.xpress import compress
+from gate.inputs.etl import container
+from gate.inputs.etl import layouts as L
+from gate.inputs.etl.container import open_etl
+from gate.inputs.etl.xpress import compress
 
 START_FT = 133_485_408_000_000_000
 SYNC = 5_000_000

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gate.inputs.chunks import Chunk
-from gate.inputs.pairing import pair_events, paired_chunks
+from gate.tables.chunks import Chunk
+from gate.tables.pairing import pair_events, paired_chunks
 
 A, F = 0, 1  # allocate, free
 
