@@ -10,7 +10,8 @@ with call stacks of 10–40 frames, frees for most of them), writes it with the 
 writer (`gate.synthetic.etl.write_scenario_etl`), then times each of these in a fresh subprocess so
 that peak RSS belongs to that run alone:
 
-* `reader`  - `gate.inputs.etl.reader.read_etl` alone, every chunk consumed (decode, sort, stack match)
+* `reader`  - `gate.inputs.etl.reader.read_etl` alone, every chunk consumed (decode, sort,
+  stack match)
 * `ingest`  - `gate ingest TRACE --out DIR` (decode + attribution + DuckDB load + Parquet export)
 * `check`   - `gate check TRACE -b budgets.yaml` (the whole job, reports included)
 

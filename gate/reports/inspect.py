@@ -4,11 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gate.inputs.etl.resident import PLAUSIBILITY_LIMIT
 from gate.units import format_duration
 
 if TYPE_CHECKING:
-    from gate.inputs.etl.reader import EtlSummary
+    from gate.tables.inspect import EtlSummary
 
 MAX_DRIVERS = 40
 
@@ -75,5 +74,5 @@ def _plausibility_lines(s: EtlSummary) -> list[str]:
     shares = ", ".join(f"{k} {100 * v:.1f} %" for k, v in s.resident_failed.items())
     return [
         f"  page checks      failed: {shares}; {100 * s.resident_failed_any:.1f} % in all "
-        f"(limit {100 * PLAUSIBILITY_LIMIT:.0f} %)"
+        f"(limit {100 * s.resident_check_limit:.0f} %)"
     ]

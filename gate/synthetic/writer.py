@@ -1,8 +1,9 @@
 """Writing synthetic `.etl` files (tests, benchmarks, the bundled sample).
 
-The output follows the same layouts the reader uses (`gate.inputs.etl.layouts`): a HEADER buffer with the
-logfile-header record first, then per-CPU buffers with increasing SequenceNumbers, 8-byte aligned
-records, 0xFF padding and optionally XPRESS compression. The file appears atomically on close.
+The output follows the same layouts the reader uses (`gate.inputs.etl.layouts`): a HEADER
+buffer with the logfile-header record first, then per-CPU buffers with increasing
+SequenceNumbers, 8-byte aligned records, 0xFF padding and optionally XPRESS compression. The
+file appears atomically on close.
 """
 
 from __future__ import annotations

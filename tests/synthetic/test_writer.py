@@ -8,6 +8,7 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from etl_stats import container_stats
 
 from gate.inputs.etl import layouts as L
 from gate.inputs.etl.container import open_etl
@@ -174,7 +175,7 @@ def test_mark_events_lost(tmp_path):
         w.mark_events_lost(cpu=1)
         w.system_record(0x0E20, 2, 6, b"", cpu=0)
     with open_etl(path) as etl:
-        st = etl.stats()
+        st = container_stats(etl)
     assert st.events_lost_buffers == 1
     assert st.records == 3
 

@@ -1,12 +1,11 @@
-"""Reading and writing Windows `.etl` trace files without Windows.
+"""Reading Windows `.etl` trace files without Windows.
 
-Container layer: `open_etl` and `RecordBatch` (`container`), XPRESS decompression (`xpress`),
-synthetic files (`writer`), binary layouts declared once (`layouts`). Payload decoding builds on
-`RecordBatch` in `decode`/`payloads`.
+`read_etl` (reader) yields a trace as the store's chunks and `inspect_etl` summarizes it. Below
+it: `container` (buffers, logfile header), `records` (record headers), `xpress` (buffer
+decompression), `decode` (payload decoders and their dispatch table), `batch` (one batch
+decoded on a worker thread), `stacks` and `images` (what is settled at the end of the file),
+`resident` (the resident set), `decoder` (the pass that ties them together). Layouts are
+declared once: `layouts` (container structures), `payloads` (event payloads).
 
 Set GATE_NO_NUMBA=1 to force the pure-Python paths even when numba is installed.
 """
-
-from gate.inputs.etl.container import EtlFile, EtlStats, LogfileHeader, RecordBatch, open_etl
-
-__all__ = ["EtlFile", "EtlStats", "LogfileHeader", "RecordBatch", "open_etl"]

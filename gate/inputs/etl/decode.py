@@ -57,6 +57,8 @@ RESIDENT_SNAPSHOT_HOOKS = (
     HOOK_WS_SHAREABLE_RUNDOWN,
     HOOK_IN_MEMORY_ACTIVE_RUNDOWN,
 )
+# Pool snapshot rundowns: allocations outstanding when the trace started (counted, not read).
+POOL_SNAPSHOT_HOOKS = tuple(range(0x0E28, 0x0E30))
 OPCODE_IMAGE_ID = 0
 OPCODE_DBGID_RSDS = 36
 
@@ -67,9 +69,16 @@ EventKey = int | tuple[uuid.UUID, int]
 
 @dataclass(frozen=True)
 class Decoder:
+    """How records of one event key are read: counted only, or decoded by `fn` into columns
+    that the reader's handler for `category` takes (`gate.inputs.etl.batch.HANDLERS`)."""
+
     name: str  # what `gate inspect` prints, e.g. "pool alloc"
-    category: str  # what the reader does with the columns
-    fn: DecodeFn | None = None  # None: counted only
+    category: str | None = None  # None: counted only
+    fn: DecodeFn | None = None
+
+    def __post_init__(self) -> None:
+        if (self.category is None) != (self.fn is None):
+            raise ValueError(f"decoder {self.name!r}: a category needs a decode function")
 
 
 # --- gathering --------------------------------------------------------------------------------
@@ -304,23 +313,6 @@ def _pool(session: bool) -> DecodeFn:
     return decode
 
 
-def decode_pool_snapshot(
-    data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
-) -> Columns:
-    """Pool snapshot rundowns, read as ETW_POOL_EVENT (+SessionId when the payload has room).
-
-    NTWMI annotates 0x0E28–0x0E2F as ETW_POOL_EVENT while the TDH-derived manifest gives them an
-    empty template; no public trace holds one, so this layout is unverified.
-    """
-    plain = _pool(False)(data, starts, sizes, ps, version)
-    with_session = sizes[plain["ok"]] >= P.POOL_SESSION.fixed_size(ps)
-    if with_session.any():
-        sess = _pool(True)(data, starts[plain["ok"]], sizes[plain["ok"]], ps, version)
-        sid = plain["session_id"]
-        sid[with_session] = sess["session_id"]
-    return plain
-
-
 def _decode_image_as(
     data: np.ndarray, starts: np.ndarray, sizes: np.ndarray, ps: int, version: np.ndarray
 ) -> dict[str, np.ndarray | list]:
@@ -538,30 +530,30 @@ _pool_alloc = _pool(False)
 _pool_alloc_session = _pool(True)
 
 DECODERS: dict[EventKey, Decoder] = {
-    0x0000: Decoder("logfile header", "header"),
+    0x0000: Decoder("logfile header"),
     HOOK_POOL_ALLOC: Decoder("pool alloc", "pool_alloc", _pool_alloc),
     HOOK_POOL_ALLOC_SESSION: Decoder("pool session alloc", "pool_alloc", _pool_alloc_session),
     HOOK_POOL_FREE: Decoder("pool free", "pool_free", _pool_alloc),
     HOOK_POOL_FREE_SESSION: Decoder("pool session free", "pool_free", _pool_alloc_session),
-    0x0E24: Decoder("pool add page", "other"),
-    0x0E25: Decoder("pool add page session", "other"),
-    0x0E26: Decoder("big pool page", "other"),
-    0x0E27: Decoder("big pool page session", "other"),
-    0x0E28: Decoder("pool snapshot start", "pool_snapshot_start", decode_pool_snapshot),
-    0x0E29: Decoder("pool snapshot end", "pool_snapshot_end", decode_pool_snapshot),
-    0x0E2A: Decoder("big pool snapshot start", "pool_snapshot_start", decode_pool_snapshot),
-    0x0E2B: Decoder("big pool snapshot end", "pool_snapshot_end", decode_pool_snapshot),
-    0x0E2C: Decoder("session pool snapshot start", "pool_snapshot_start", decode_pool_snapshot),
-    0x0E2D: Decoder("session pool snapshot end", "pool_snapshot_end", decode_pool_snapshot),
-    0x0E2E: Decoder("session big pool snapshot start", "pool_snapshot_start", decode_pool_snapshot),
-    0x0E2F: Decoder("session big pool snapshot end", "pool_snapshot_end", decode_pool_snapshot),
+    0x0E24: Decoder("pool add page"),
+    0x0E25: Decoder("pool add page session"),
+    0x0E26: Decoder("big pool page"),
+    0x0E27: Decoder("big pool page session"),
+    0x0E28: Decoder("pool snapshot start"),
+    0x0E29: Decoder("pool snapshot end"),
+    0x0E2A: Decoder("big pool snapshot start"),
+    0x0E2B: Decoder("big pool snapshot end"),
+    0x0E2C: Decoder("session pool snapshot start"),
+    0x0E2D: Decoder("session pool snapshot end"),
+    0x0E2E: Decoder("session big pool snapshot start"),
+    0x0E2F: Decoder("session big pool snapshot end"),
     HOOK_IMAGE_LOAD: Decoder("image load", "image", decode_image),
     HOOK_IMAGE_LOAD_IMAGE_GROUP: Decoder("image load", "image", decode_image),
     HOOK_IMAGE_UNLOAD: Decoder("image unload", "image", decode_image),
     HOOK_IMAGE_DC_START: Decoder("image rundown start", "image", decode_image),
     HOOK_IMAGE_DC_END: Decoder("image rundown end", "image", decode_image),
-    0x1421: Decoder("image kernel base", "other"),
-    0x1422: Decoder("image hypercall page", "other"),
+    0x1421: Decoder("image kernel base"),
+    0x1422: Decoder("image hypercall page"),
     HOOK_STACK_WALK: Decoder("stack walk", "stack", decode_stack_walk),
     0x1822: Decoder("stack key create", "stack_definition", decode_stack_definition),
     0x1823: Decoder("stack key delete", "stack_definition", decode_stack_definition),
@@ -580,16 +572,16 @@ DECODERS: dict[EventKey, Decoder] = {
     HOOK_IN_MEMORY_ACTIVE_RUNDOWN: Decoder(
         "in-memory active rundown", "memory_page", _memory_page(True)
     ),
-    HOOK_MEMINFO: Decoder("memory info", "other"),
+    HOOK_MEMINFO: Decoder("memory info"),
     HOOK_SYSCONFIG_CPU: Decoder("system config cpu", "sysconfig_cpu", decode_sysconfig_cpu),
-    0x0301: Decoder("process start", "process"),
-    0x0302: Decoder("process end", "process"),
-    0x0303: Decoder("process rundown start", "process"),
-    0x0304: Decoder("process rundown end", "process"),
-    0x0501: Decoder("thread start", "other"),
-    0x0502: Decoder("thread end", "other"),
-    0x0503: Decoder("thread rundown start", "other"),
-    0x0504: Decoder("thread rundown end", "other"),
+    0x0301: Decoder("process start"),
+    0x0302: Decoder("process end"),
+    0x0303: Decoder("process rundown start"),
+    0x0304: Decoder("process rundown end"),
+    0x0501: Decoder("thread start"),
+    0x0502: Decoder("thread end"),
+    0x0503: Decoder("thread rundown start"),
+    0x0504: Decoder("thread rundown end"),
     HOOK_FILE_NAME_RUNDOWN: Decoder("file name rundown", "file_name", decode_file_name),
     (KERNEL_TRACE_CONTROL, OPCODE_IMAGE_ID): Decoder("image id", "image_id", decode_image_id),
     (KERNEL_TRACE_CONTROL, OPCODE_DBGID_RSDS): Decoder("image pdb id", "dbgid", decode_dbgid),

@@ -4,8 +4,9 @@ Every layout lists its fixed fields in order; MOF payloads are packed (no alignm
 offsets follow from the field sizes, with pointer-sized fields (`SIZE_T`, `PVOID`) 4 or 8 bytes
 as the record's header type says. A layout may end in a variable tail: a NUL-terminated UTF-16LE
 or ANSI string, or an array of pointers. Source tags name where each layout comes from (see
-`etl-format.md` §7); the decoder (`gate.inputs.etl.decode`) and the synthetic writer (`gate.synthetic.etl`)
-both use these declarations, so a layout mistake cannot hide in one of them alone.
+`etl-format.md` §7); the decoder (`gate.inputs.etl.decode`) and the synthetic writer
+(`gate.synthetic.etl`) both use these declarations, so a layout mistake cannot hide in one of
+them alone.
 """
 
 from __future__ import annotations

@@ -8,10 +8,11 @@ from datetime import datetime, timezone
 
 import numpy as np
 import pytest
+from etl_stats import container_stats
 
 from gate.errors import TraceFormatError
-from gate.inputs.etl import container
 from gate.inputs.etl import layouts as L
+from gate.inputs.etl import records
 from gate.inputs.etl.container import open_etl
 from gate.inputs.etl.xpress import compress
 
@@ -24,10 +25,10 @@ G2 = uuid.UUID("aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee")
 @pytest.fixture(autouse=True, params=["numba", "numpy"])
 def header_backend(request, monkeypatch):
     """Every test here runs on both record-header paths: the numba pass and plain numpy."""
-    if request.param == "numba" and container._header_numba is None:
+    if request.param == "numba" and records._header_numba is None:
         pytest.skip("numba is not installed (the 'fast' extra)")
     if request.param == "numpy":
-        monkeypatch.setattr(container, "_header_numba", None)
+        monkeypatch.setattr(records, "_header_numba", None)
     return request.param
 
 
@@ -200,7 +201,7 @@ def test_batches_are_bounded_and_complete(etl_bytes, build):
     with open_etl(etl_bytes.write(data)) as etl:
         small = list(etl.record_batches(max_bytes=4000))
         whole = list(etl.record_batches())
-        stats = etl.stats()
+        stats = container_stats(etl)
     assert len(small) > 3 and len(whole) == 1
     assert all(len(b.data) <= 4000 + 0x1000 for b in small)
     assert sum(len(b) for b in small) == len(whole[0]) == 301
@@ -360,7 +361,7 @@ def test_pure_python_walk_matches(etl_bytes, build, monkeypatch, header_backend)
     path = etl_bytes.write(build["header_buffer"]() + build["buffer"](recs, size=8192))
     with open_etl(path) as etl:
         fast = _one(etl)
-    monkeypatch.setattr(container, "_header_numba", None)  # the pure-Python walk
+    monkeypatch.setattr(records, "_header_numba", None)  # the pure-Python walk
     with open_etl(path) as etl:
         slow = _one(etl)
     assert slow.offset.tolist() == fast.offset.tolist()

@@ -10,6 +10,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from etl_stats import container_stats
 from scenario_kit import CORPUS as SHARED_CORPUS
 
 from gate.inputs.etl.container import open_etl
@@ -167,7 +168,7 @@ def test_counts_and_header(name):
     ) = FILES[name]
     with open_etl(_path(name)) as etl:
         h = etl.header
-        st = etl.stats()
+        st = container_stats(etl)
     assert st.records == records
     assert st.buffers == buffers
     assert st.compressed_buffers == compressed_buffers
@@ -188,7 +189,7 @@ def test_counts_and_header(name):
 
 def test_shutdown_kernel_hooks():
     with open_etl(_path("ShutdownPerfDiagLogger.etl")) as etl:
-        st = etl.stats()
+        st = container_stats(etl)
     assert st.kernel_hooks == {
         0x0000: 1, 0x0005: 3, 0x0008: 2, 0x0020: 2, 0x0050: 1,
         0x0302: 60, 0x0303: 94, 0x0304: 37, 0x030A: 72, 0x030B: 60, 0x0327: 5,
@@ -214,7 +215,7 @@ def test_shutdown_record_fields():
 
 def test_net_kernel_hooks_and_providers():
     with open_etl(_path("net.4.5.2.x64.etl")) as etl:
-        st = etl.stats()
+        st = container_stats(etl)
     k = st.kernel_hooks
     assert k[0x0F2E] == 79_528
     assert k[0x0424] == 3054

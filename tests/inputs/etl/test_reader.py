@@ -13,7 +13,8 @@ from gate.errors import TraceFormatError
 from gate.inputs.etl import decode as D
 from gate.inputs.etl import layouts as L
 from gate.inputs.etl import payloads as P
-from gate.inputs.etl.reader import EtlDecoder, inspect_etl, read_etl
+from gate.inputs.etl.decoder import EtlDecoder
+from gate.inputs.etl.reader import inspect_etl, read_etl
 from gate.synthetic.writer import EtlWriter
 from gate.tables.chunks import Chunk, TraceInfo
 

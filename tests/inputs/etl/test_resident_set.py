@@ -15,7 +15,8 @@ from gate.cli import app
 from gate.inputs.etl import decode as D
 from gate.inputs.etl import payloads as P
 from gate.inputs.etl import resident as R
-from gate.inputs.etl.reader import EtlDecoder, inspect_etl, read_etl
+from gate.inputs.etl.decoder import EtlDecoder
+from gate.inputs.etl.reader import inspect_etl, read_etl
 from gate.inputs.scenario import generate, parse_scenario
 from gate.reports.inspect import render_inspect
 from gate.synthetic import etl as synth
