@@ -156,8 +156,8 @@ def _settings(
 ) -> RunSettings:
     from gate.budgets.loader import load_budgets
     from gate.budgets.model import BudgetSet
+    from gate.metrics import AGGREGATES
     from gate.pipeline import RunSettings
-    from gate.sql import AGGREGATES
     from gate.units import parse_window
 
     problems: list[str] = []
@@ -460,6 +460,7 @@ def budgets_init(
     from gate.budgets.propose import propose_budgets
     from gate.fileio import write_text_atomic
     from gate.pipeline import measure_baseline
+    from gate.tables.drivers import TOTAL
     from gate.units import parse_percent
 
     def body() -> None:
@@ -470,7 +471,7 @@ def budgets_init(
         settings = _settings(None, window, aggregate, pooltag, None)
         measured = measure_baseline(inputs, settings)
         drivers = {d: m for d, m in measured.drivers.items() if not d.startswith("(")}
-        totals = measured.drivers.get("(total)", {})
+        totals = measured.drivers.get(TOTAL, {})
         text = propose_budgets(drivers, totals, room)
         if out is None:
             typer.echo(text, nl=False)

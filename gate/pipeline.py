@@ -28,8 +28,7 @@ from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.store.load import load_inputs
 from gate.tables.chunks import Progress
-
-PSEUDO_DRIVERS = ("(kernel)", "(unattributed)")
+from gate.tables.drivers import PSEUDO_DRIVERS, TOTAL
 
 
 @dataclass
@@ -127,9 +126,7 @@ def _limit_rows(budgets: BudgetSet, drivers: list[str]) -> list[LimitRow]:
                 LimitRow(driver, metric, float(lim.value), entry.warn_at, lim.file, lim.line)
             )
     for metric, lim in sorted(budgets.totals.items()):
-        rows.append(
-            LimitRow("(total)", metric, float(lim.value), budgets.warn_at, lim.file, lim.line)
-        )
+        rows.append(LimitRow(TOTAL, metric, float(lim.value), budgets.warn_at, lim.file, lim.line))
     return rows
 
 
@@ -167,8 +164,8 @@ def _load_rule_tables(
         "tolerance_min_bytes DOUBLE)"
     ).fetchall()
     tol_rows = []
-    for driver in sorted(set(drivers) | {"(total)"}):
-        entry = None if driver == "(total)" else _budget_for(budgets, driver)
+    for driver in sorted(set(drivers) | {TOTAL}):
+        entry = None if driver == TOTAL else _budget_for(budgets, driver)
         if entry is None:
             tol_rows.append([driver, budgets.tolerance_percent, budgets.tolerance_min_bytes])
         else:

@@ -14,6 +14,9 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Literal, NamedTuple
 
+from gate.metrics import AGGREGATES, COUNT_METRICS, METRICS
+from gate.tables.drivers import TOTAL
+
 __all__ = [
     "AGGREGATES",
     "COUNT_METRICS",
@@ -31,25 +34,8 @@ __all__ = [
     "WaiverRule",
 ]
 
-METRICS: Mapping[str, str] = MappingProxyType(
-    {
-        "nonpaged_impacting_bytes": "net non-paged pool kept over the window (AIFO - AOFI)",
-        "paged_impacting_bytes": "net paged pool kept over the window (AIFO - AOFI)",
-        "nonpaged_transient_peak_bytes": "largest non-paged transient (AIFI) bytes live at once",
-        "nonpaged_peak_outstanding_bytes": "high-water mark of non-paged bytes not yet freed",
-        "nonpaged_allocated_bytes": "total size of non-paged allocations made in the window",
-        "nonpaged_allocations": "number of non-paged allocations made in the window (a count)",
-        "active_code_bytes": "driver code pages on the Active list in the last resident set",
-    }
-)
-"""Every metric a budget can limit, in report order, with a one-line description."""
-
-COUNT_METRICS: frozenset[str] = frozenset({"nonpaged_allocations"})
-"""Metrics that are counts, not bytes: their limits are plain integers."""
-
-AGGREGATES: tuple[str, ...] = ("max", "median", "mean", "min")
 DEFAULT_DRIVER = "*"
-TOTAL_DRIVER = "(total)"
+TOTAL_DRIVER = TOTAL
 DEFAULT_WARN_AT = 0.8
 DEFAULT_TOLERANCE_PERCENT = 0.10
 DEFAULT_TOLERANCE_MIN_BYTES = 64 * 1024

@@ -34,9 +34,7 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from gate.errors import InputError
-from gate.tables.drivers import KERNEL_IMAGES
-
-KERNEL = "(kernel)"
+from gate.tables.drivers import KERNEL, KERNEL_IMAGES
 
 _SPLIT = re.compile(r"\s+-(?:\s+|$)")
 _FILE = re.compile(r"^[\w$.~-]+\.(sys|exe|dll)$", re.IGNORECASE)

@@ -7,10 +7,10 @@ other metric (`nonpaged_allocations`, trace counters) is a plain count.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Iterable
 
+from gate.metrics import format_value, is_bytes_metric
 from gate.rules.results import Check, Outcome, Verdict
 from gate.units import format_bytes, format_count, format_delta
 
@@ -82,33 +82,6 @@ def truncate(text: str, limit: int) -> str:
 def one_line(text: str, limit: int = MESSAGE_CAP) -> str:
     """Clean text folded onto one line (runs of whitespace become one space) and capped."""
     return truncate(_WHITESPACE.sub(" ", clean_text(text)).strip(), limit)
-
-
-def is_bytes_metric(metric: str) -> bool:
-    return metric.endswith("_bytes")
-
-
-def _as_int(value: float) -> int | None:
-    if isinstance(value, int):
-        return value
-    if math.isfinite(value) and float(value).is_integer():
-        return int(value)
-    return None
-
-
-def format_value(metric: str, value: float | None) -> str:
-    """A metric's value for people: binary units for bytes, a grouped count otherwise."""
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    if is_bytes_metric(metric):
-        return format_bytes(round(value))
-    whole = _as_int(value)
-    if whole is not None:
-        return format_count(whole)
-    # Aggregates such as a median of counts can be fractional; show enough to see that.
-    return f"{value:,.1f}"
 
 
 def delta_text(check: Check) -> str:

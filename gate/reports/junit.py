@@ -36,6 +36,7 @@ from collections import defaultdict
 
 from junit_xml import TestCase, TestSuite, to_xml_report_string
 
+from gate.metrics import METRICS
 from gate.reports.common import (
     check_headline,
     clean_text,
@@ -59,15 +60,7 @@ NON_SCHEMA_ATTRIBUTES: dict[str, frozenset[str]] = {
 }
 
 # Suites follow the order metrics are defined in; unknown metrics follow alphabetically.
-_METRIC_ORDER = (
-    "nonpaged_impacting_bytes",
-    "paged_impacting_bytes",
-    "nonpaged_transient_peak_bytes",
-    "nonpaged_peak_outstanding_bytes",
-    "nonpaged_allocated_bytes",
-    "nonpaged_allocations",
-    "active_code_bytes",
-)
+_METRIC_ORDER = tuple(METRICS)
 
 TRACE_SUITE = "trace"
 

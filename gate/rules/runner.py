@@ -20,9 +20,9 @@ import duckdb
 
 from gate.budgets.model import WaiverRule
 from gate.errors import RuleContractError, RuleExecutionError
+from gate.metrics import format_value
 from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Waiver
 from gate.store.store import run_script
-from gate.units import format_bytes, format_count
 
 RULE_COLUMNS = (
     "rule_id",
@@ -96,22 +96,13 @@ def user_rules(folder: Path) -> list[Rule]:
     ]
 
 
-def fmt_value(metric: str | None, value: float | None) -> str:
-    """A metric value in its unit: binary sizes for *_bytes metrics, a plain count otherwise."""
-    if value is None:
-        return "n/a"
-    if metric is not None and metric.endswith("_bytes"):
-        return format_bytes(value)
-    return format_count(value)
-
-
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Create the helpers every rule may use."""
     with contextlib.suppress(duckdb.Error):  # not registered yet on this connection
         con.remove_function("fmt_value")
     con.create_function(
         "fmt_value",
-        fmt_value,
+        format_value,
         [duckdb.sqltype("VARCHAR"), duckdb.sqltype("DOUBLE")],
         duckdb.sqltype("VARCHAR"),
         null_handling="special",

@@ -15,11 +15,11 @@ from importlib import resources
 
 import duckdb
 
+from gate.metrics import AGGREGATES
 from gate.sql.peaks import build_peaks
 from gate.store.store import run_script
 from gate.tables.drivers import DEFAULT_SKIP_MODULES
-
-AGGREGATES = ("max", "median", "mean", "min")
+from gate.units import format_window
 
 # Python steps run right after a model file: the running sums of the peak metrics (peaks.py).
 _AFTER: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {"30_metrics.sql": build_peaks}
@@ -41,11 +41,7 @@ class ModelConfig:
         return DEFAULT_SKIP_MODULES + tuple(m for m in extra if m not in DEFAULT_SKIP_MODULES)
 
     def window_label(self) -> str:
-        if self.window_start_s is None and self.window_end_s is None:
-            return "whole trace"
-        lo = "" if self.window_start_s is None else f"{self.window_start_s:g}s"
-        hi = "" if self.window_end_s is None else f"{self.window_end_s:g}s"
-        return f"{lo}..{hi}"
+        return format_window(self.window_start_s, self.window_end_s)
 
 
 def model_files() -> list[str]:

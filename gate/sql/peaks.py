@@ -15,6 +15,8 @@ from __future__ import annotations
 import duckdb
 import numpy as np
 
+from gate.tables.drivers import TOTAL
+
 _PEAKS_TABLE = """
 CREATE OR REPLACE TABLE _peaks (
     trace_id INTEGER, driver VARCHAR,
@@ -81,7 +83,7 @@ def build_peaks(con: duckdb.DuckDBPyConnection) -> None:
         )
         del cols
         rows = {
-            "driver": np.array([names[i] for i in ids.tolist()] + ["(total)"], dtype=object),
+            "driver": np.array([names[i] for i in ids.tolist()] + [TOTAL], dtype=object),
             "outstanding": np.append(out, total_out).astype(np.int64),
             "transient": np.append(tr, total_tr).astype(np.int64),
         }

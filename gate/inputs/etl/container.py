@@ -131,7 +131,7 @@ class EtlFile:
         except BaseException:
             self._f.close()
             raise
-        self._scale = self._time_scale()
+        self._ticks = self._ticks_per_second()
 
     # -- opening -------------------------------------------------------------------------------
     def _error(self, offset: int | None, problem: str) -> TraceFormatError:
@@ -248,15 +248,15 @@ class EtlFile:
             boot_time=int(h["BootTime"]),
         )
 
-    def _time_scale(self) -> float:
-        """Seconds per raw clock tick, by clock type (§1.6)."""
+    def _ticks_per_second(self) -> float:
+        """Raw clock ticks per second, by clock type (§1.6)."""
         h = self.header
         if h.clock_type == L.CLOCK_SYSTEM_TIME:
-            return 1e-7
+            return 1e7
         if h.clock_type == L.CLOCK_CPU_CYCLES and h.cpu_speed_mhz > 0:
-            return 1.0 / (h.cpu_speed_mhz * 1e6)
+            return h.cpu_speed_mhz * 1e6
         # QPC, and raw (0) which loggers also stamp with the performance counter.
-        return 1.0 / h.perf_freq if h.perf_freq > 0 else 1e-7
+        return float(h.perf_freq) if h.perf_freq > 0 else 1e7
 
     # -- buffers -------------------------------------------------------------------------------
     def _buffer_body(self, i: int) -> bytes:
@@ -317,10 +317,11 @@ class EtlFile:
 
         Trace start is the raw timestamp of the logfile-header record (`sync_timestamp_raw`),
         which the logger stamped at `StartTime`; records logged earlier (rundowns of relogged
-        files) get negative values.
+        files) get negative values. Ticks are divided by the rate (not multiplied by its
+        inverse), so that the synthetic writer's 100 ns ticks give exactly `ticks / 1e7`.
         """
         r = np.asarray(raw, dtype=np.int64)
-        return (r - self.header.sync_timestamp_raw).astype(np.float64) * self._scale
+        return (r - self.header.sync_timestamp_raw) / self._ticks
 
     def to_utc(self, raw: np.ndarray) -> np.ndarray:
         """Raw header timestamps -> numpy datetime64[us] in UTC."""

@@ -27,7 +27,6 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import numpy as np
 
 from gate.inputs.etl import decode as D
-from gate.inputs.etl import layouts as L
 from gate.inputs.etl.batch import NO_TS, POOL_DTYPE, BatchResult
 from gate.inputs.etl.container import EtlFile, open_etl
 from gate.inputs.etl.filehash import FileHash
@@ -204,16 +203,9 @@ class EtlDecoder:
         return self._hasher.digest()
 
     def seconds(self, raw: np.ndarray) -> np.ndarray:
-        """Seconds from trace start; QPC ticks are divided (not multiplied by 1/freq) so that
-        synthetic 100 ns ticks give exactly the scenario's `ticks / 1e7`."""
+        """Raw timestamps -> seconds from trace start (`EtlFile.seconds`)."""
         assert self.etl is not None
-        r = np.asarray(raw, dtype=np.int64)
-        h = self.etl.header
-        if h.clock_type in (L.CLOCK_RAW, L.CLOCK_QPC) and h.perf_freq > 0:
-            return (r - h.sync_timestamp_raw) / h.perf_freq
-        if h.clock_type == L.CLOCK_SYSTEM_TIME:
-            return (r - h.sync_timestamp_raw) / 1e7
-        return self.etl.seconds(r)
+        return self.etl.seconds(raw)
 
     def duration_s(self) -> float:
         if self.last_ts == NO_TS:

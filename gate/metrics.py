@@ -1,0 +1,133 @@
+"""Every metric the gate computes: its name, unit, report order and the evidence that explains it.
+
+The definitions are `shared/reference/metrics.md`'s and are computed by the SQL model
+(`gate/sql/model`); this is the one place where the rest of the gate learns what the metrics
+are: budgets validate names against it, rules load its evidence table, reports order by it
+and print values in its units.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Literal
+
+from gate.units import format_bytes, format_count
+
+__all__ = [
+    "AGGREGATES",
+    "COUNT_METRICS",
+    "METRICS",
+    "Metric",
+    "format_value",
+    "is_bytes_metric",
+]
+
+Pool = Literal["nonpaged", "paged"]
+
+
+def is_bytes_metric(metric: str) -> bool:
+    """A metric is a byte quantity when its name ends in `_bytes` (user rules' metrics too)."""
+    return metric.endswith("_bytes")
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One metric: `evidence_pool` and `evidence_order` say which pool's tags and call sites
+    explain it and by which of their figures they are ranked (None: no pool evidence)."""
+
+    name: str
+    description: str
+    evidence_pool: Pool | None
+    evidence_order: Literal["impacting_bytes", "allocated_bytes"] | None
+
+    @property
+    def is_count(self) -> bool:
+        return not is_bytes_metric(self.name)
+
+
+def _m(name: str, description: str, pool: Pool | None, order: str | None) -> Metric:
+    return Metric(name, description, pool, order)  # type: ignore[arg-type]
+
+
+METRICS: Mapping[str, Metric] = MappingProxyType(
+    {
+        m.name: m
+        for m in (
+            _m(
+                "nonpaged_impacting_bytes",
+                "net non-paged pool kept over the window (AIFO - AOFI)",
+                "nonpaged",
+                "impacting_bytes",
+            ),
+            _m(
+                "paged_impacting_bytes",
+                "net paged pool kept over the window (AIFO - AOFI)",
+                "paged",
+                "impacting_bytes",
+            ),
+            _m(
+                "nonpaged_transient_peak_bytes",
+                "largest non-paged transient (AIFI) bytes live at once",
+                "nonpaged",
+                "allocated_bytes",
+            ),
+            _m(
+                "nonpaged_peak_outstanding_bytes",
+                "high-water mark of non-paged bytes not yet freed",
+                "nonpaged",
+                "allocated_bytes",
+            ),
+            _m(
+                "nonpaged_allocated_bytes",
+                "total size of non-paged allocations made in the window",
+                "nonpaged",
+                "allocated_bytes",
+            ),
+            _m(
+                "nonpaged_allocations",
+                "number of non-paged allocations made in the window (a count)",
+                "nonpaged",
+                "allocated_bytes",
+            ),
+            _m(
+                "active_code_bytes",
+                "driver code pages on the Active list in the last resident set",
+                None,
+                None,
+            ),
+        )
+    }
+)
+"""Every metric a budget can limit, in report order."""
+
+COUNT_METRICS: frozenset[str] = frozenset(m for m in METRICS if METRICS[m].is_count)
+"""Metrics that are counts, not bytes: their limits are plain integers."""
+
+AGGREGATES: tuple[str, ...] = ("max", "median", "mean", "min")
+"""How a metric is aggregated over several traces (metrics.md, "Several traces")."""
+
+
+def _as_int(value: float) -> int | None:
+    if isinstance(value, int):
+        return value
+    if math.isfinite(value) and float(value).is_integer():
+        return int(value)
+    return None
+
+
+def format_value(metric: str | None, value: float | None) -> str:
+    """A metric's value for people: binary units for bytes, a grouped count otherwise."""
+    if value is None:
+        return "—"
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if metric is not None and is_bytes_metric(metric):
+        return format_bytes(round(value))
+    whole = _as_int(value)
+    if whole is not None:
+        return format_count(whole)
+    # Aggregates such as a median of counts can be fractional; show enough to see that.
+    return f"{value:,.1f}"
