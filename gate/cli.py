@@ -1,7 +1,8 @@
-"""The `gate` command line: a thin layer over gate.pipeline.
+"""The `gate` command line: options parsed, `gate.pipeline` called, results printed.
 
-This is the only module that prints and picks exit codes. Every GateError becomes one
-message per problem on stderr and exit code 2; a budget failure is exit code 1.
+This is the only module that prints and picks exit codes, and the only one it calls is
+`gate.pipeline`. Every GateError becomes one message per problem on stderr and exit code 2;
+a budget failure is exit code 1.
 
 Exit codes of `gate check` and `gate demo`:
   0  nothing failed (warnings allowed, unless --warn-as-error)
@@ -16,8 +17,6 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
@@ -27,8 +26,7 @@ from gate import __version__
 from gate.errors import BudgetError, GateError
 
 if TYPE_CHECKING:
-    from gate.pipeline import RunSettings
-    from gate.rules.results import Verdict
+    from gate.pipeline import ReportPaths, RunSettings, Verdict
 
 app = typer.Typer(
     name="gate",
@@ -154,38 +152,9 @@ def _settings(
     db: Path | None,
     today: str | None = None,
 ) -> RunSettings:
-    from gate.budgets.loader import load_budgets
-    from gate.budgets.model import BudgetSet
-    from gate.metrics import AGGREGATES
-    from gate.pipeline import RunSettings
-    from gate.units import parse_window
+    from gate.pipeline import settings_from_options
 
-    problems: list[str] = []
-    win = None
-    if window is not None:
-        try:
-            win = parse_window(window)
-        except ValueError as exc:
-            problems.append(f"--window {window!r}: {exc}")
-    if aggregate is not None and aggregate not in AGGREGATES:
-        problems.append(f"--aggregate {aggregate!r}: expected one of {', '.join(AGGREGATES)}")
-    day = date.today()
-    if today is not None:
-        try:
-            day = date.fromisoformat(today)
-        except ValueError:
-            problems.append(f"--today {today!r}: expected YYYY-MM-DD")
-    if problems:
-        raise BudgetError(problems)
-    budget_set = load_budgets(list(budgets), today=day) if budgets else BudgetSet.empty()
-    return RunSettings(
-        budgets=budget_set,
-        window=win,
-        aggregate=aggregate,
-        pooltag_files=list(pooltag or []),
-        db_path=db,
-        today=day,
-    )
+    return settings_from_options(budgets, window, aggregate, pooltag, db, today)
 
 
 class _ProgressBar:
@@ -216,56 +185,32 @@ def _progress(path: Path) -> _ProgressBar | None:
     return _ProgressBar(path) if sys.stderr.isatty() else None
 
 
-# Compressed traces at least this large get a hint when only pure-Python XPRESS is available.
-_SLOW_HINT_BYTES = 64 << 20
-
-
 def _speed_hints(inputs: list[Path]) -> None:
     """One line on stderr, before a long wait, for each large compressed trace that will be
     decompressed in pure Python (no `fast` extra, not Windows)."""
-    from gate.inputs.etl import xpress
-    from gate.inputs.etl.container import open_etl
+    from gate.pipeline import slow_decompression_inputs
 
-    if xpress.available_backends() != ["python"]:
-        return
-    for path in inputs:
-        try:
-            if path.suffix.lower() != ".etl" or path.stat().st_size < _SLOW_HINT_BYTES:
-                continue
-            with open_etl(path) as etl:
-                compressed = etl.header.compressed
-        except (OSError, GateError):
-            continue  # the read itself reports what is wrong
-        if compressed:
-            typer.echo(
-                f"gate: note: {path} is compressed and the 'fast' extra is not installed: it "
-                "decompresses at about 5 MB/s; python -m pip install 'gate[fast]' reads it "
-                "about ten times faster",
-                err=True,
-            )
+    for path in slow_decompression_inputs(inputs):
+        typer.echo(
+            f"gate: note: {path} is compressed and the 'fast' extra is not installed: it "
+            "decompresses at about 5 MB/s; python -m pip install 'gate[fast]' reads it "
+            "about ten times faster",
+            err=True,
+        )
 
 
 def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _render_and_write(
-    verdict: Verdict,
-    junit: Path | None,
-    markdown: Path | None,
-    json_out: Path | None,
-    junit_strict: bool = False,
-) -> None:
-    from gate.reports import render_console, write_reports
+def _render_and_write(verdict: Verdict, reports: ReportPaths) -> None:
+    from gate.pipeline import publish, render_console
 
-    write_reports(
-        verdict, junit=junit, markdown=markdown, json=json_out, junit_schema_strict=junit_strict
-    )
+    publish(verdict, reports)
     width = shutil.get_terminal_size((120, 40)).columns
     typer.echo(render_console(verdict, color=_color(), width=width), nl=False)
-    for label, path in (("JUnit", junit), ("Markdown", markdown), ("JSON", json_out)):
-        if path is not None:
-            typer.echo(f"{label} report: {path}")
+    for label, path in reports.written():
+        typer.echo(f"{label} report: {path}")
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -332,7 +277,8 @@ def check(
     ] = None,
 ) -> None:
     """Judge traces against budgets and a baseline; exit 1 when a driver is over budget."""
-    from gate.pipeline import CheckRequest, require_budgets, run_check
+    from gate.pipeline import CheckRequest, ReportPaths, require_budgets
+    from gate.pipeline import check as run_check
 
     def body() -> int:
         settings = _settings(budgets, window, aggregate, pooltag, db, today)
@@ -349,7 +295,7 @@ def check(
             ),
             progress=_progress,
         )
-        _render_and_write(verdict, junit, markdown, json_out, junit_strict)
+        _render_and_write(verdict, ReportPaths(junit, markdown, json_out, junit_strict))
         return int(verdict.exit_code)
 
     raise typer.Exit(_guard(body))
@@ -361,15 +307,11 @@ def ingest(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (replaced whole).")],
 ) -> None:
     """Read traces and write them as one normalized folder (Parquet tables plus a manifest)."""
-    from gate.store import Store
-    from gate.store.load import load_inputs
-    from gate.store.normalized import export_normalized
+    from gate.pipeline import ingest as run_ingest
 
     def body() -> None:
         _speed_hints(inputs)
-        with Store() as store:
-            load_inputs(store, inputs, _progress)
-            counts = export_normalized(store, out)
+        counts = run_ingest(inputs, out, progress=_progress)
         typer.echo(
             f"wrote {out}: {counts['traces']} trace(s), {counts['pool_allocations']:,} pool "
             f"allocations, {counts['images']:,} images, {counts['stack_frames']:,} stack frames"
@@ -385,13 +327,9 @@ def inspect(
     """Show what a trace holds: OS, pointer size, duration, CPUs, events per kind, drivers."""
 
     def body() -> None:
-        from gate.inputs.etl.reader import inspect_etl
-        from gate.reports.inspect import render_inspect
-        from gate.store.load import input_kind
+        from gate.pipeline import inspect as run_inspect
 
-        if input_kind(trace) != "etl":
-            raise GateError(f"{trace}: 'gate inspect' reads .etl traces")
-        typer.echo(render_inspect(inspect_etl(trace, progress=_progress(trace))), nl=False)
+        typer.echo(run_inspect(trace, progress=_progress), nl=False)
 
     _guard(body)
 
@@ -401,24 +339,15 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Folder for the three reports.")] = Path("."),
 ) -> None:
     """Run the whole job on the bundled synthetic sample; exits 1 (the sample has a failure)."""
-    from gate.pipeline import CheckRequest, run_check
+    from gate.pipeline import check as run_check
+    from gate.pipeline import demo_request
 
     def body() -> int:
-        sample = resources.files("gate.data").joinpath("sample")
-        trace = Path(str(sample.joinpath("sample-boot.etl")))
-        if not trace.is_file():
-            trace = Path(str(sample.joinpath("sample-boot.scenario.yaml")))
-        budget = Path(str(sample.joinpath("budgets.yaml")))
-        base = Path(str(sample.joinpath("baseline.json")))
-        typer.echo(
-            f"gate demo: {trace.name} (synthetic sample) against {budget.name} and {base.name}"
-        )
-        settings = _settings([budget], None, None, None, None)
+        request, reports, title = demo_request(out)
+        typer.echo(title)
         out.mkdir(parents=True, exist_ok=True)
-        verdict = run_check(CheckRequest(inputs=[trace], settings=settings, baseline_file=base))
-        _render_and_write(
-            verdict, out / "gate-junit.xml", out / "gate-summary.md", out / "gate-report.json"
-        )
+        verdict = run_check(request)
+        _render_and_write(verdict, reports)
         return int(verdict.exit_code)
 
     raise typer.Exit(_guard(body))
@@ -429,10 +358,10 @@ def budgets_check(
     paths: Annotated[list[Path], typer.Argument(help="Budget YAML files.", show_default=False)],
 ) -> None:
     """Validate budget files; print every problem with file:line:column."""
-    from gate.budgets.loader import load_budgets
+    from gate.pipeline import settings_from_options
 
     def body() -> None:
-        b = load_budgets(list(paths))
+        b = settings_from_options(list(paths), None, None, None, None).budgets
         typer.echo(
             f"ok: {len(paths)} file(s), {len(b.drivers)} driver budget(s)"
             f"{', a * default' if b.default else ''}, {len(b.totals)} total(s), "
@@ -457,27 +386,16 @@ def budgets_init(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Propose a budget file from measured figures plus headroom."""
-    from gate.budgets.propose import propose_budgets
-    from gate.fileio import write_text_atomic
-    from gate.pipeline import measure_baseline
-    from gate.tables.drivers import TOTAL
-    from gate.units import parse_percent
+    from gate.pipeline import propose, write_proposal
 
     def body() -> None:
-        try:
-            room = parse_percent(headroom)
-        except ValueError as exc:
-            raise BudgetError([f"--headroom {headroom!r}: {exc}"]) from None
         settings = _settings(None, window, aggregate, pooltag, None)
-        measured = measure_baseline(inputs, settings)
-        drivers = {d: m for d, m in measured.drivers.items() if not d.startswith("(")}
-        totals = measured.drivers.get(TOTAL, {})
-        text = propose_budgets(drivers, totals, room)
+        text, count = propose(inputs, settings, headroom)
         if out is None:
             typer.echo(text, nl=False)
         else:
-            write_text_atomic(out, text, what="budget file")
-            typer.echo(f"wrote {out}: {len(drivers)} driver budget(s)")
+            write_proposal(out, text)
+            typer.echo(f"wrote {out}: {count} driver budget(s)")
 
     _guard(body)
 
@@ -492,13 +410,11 @@ def baseline_update(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Measure reference traces and write their per-driver figures as baseline JSON."""
-    from gate.budgets.baseline import write_baseline
-    from gate.pipeline import measure_baseline
+    from gate.pipeline import update_baseline
 
     def body() -> None:
         settings = _settings(budgets, window, aggregate, pooltag, None)
-        b = measure_baseline(inputs, settings)
-        write_baseline(out, b)
+        b = update_baseline(inputs, settings, out)
         typer.echo(f"wrote {out}: {len(b.drivers)} driver(s) from {len(b.traces)} trace(s)")
 
     _guard(body)

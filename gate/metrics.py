@@ -20,7 +20,9 @@ __all__ = [
     "AGGREGATES",
     "COUNT_METRICS",
     "METRICS",
+    "TRACE_QUALITY",
     "Metric",
+    "evidence_for",
     "format_value",
     "is_bytes_metric",
 ]
@@ -107,7 +109,24 @@ COUNT_METRICS: frozenset[str] = frozenset(m for m in METRICS if METRICS[m].is_co
 """Metrics that are counts, not bytes: their limits are plain integers."""
 
 AGGREGATES: tuple[str, ...] = ("max", "median", "mean", "min")
+
+# The metric of the checks about a trace itself (lost events, no pool events): no evidence.
+TRACE_QUALITY = "trace_quality"
+# Evidence for metrics of users' rules that the catalog does not know.
+_DEFAULT_EVIDENCE: tuple[Pool, str] = ("nonpaged", "allocated_bytes")
 """How a metric is aggregated over several traces (metrics.md, "Several traces")."""
+
+
+def evidence_for(metric: str) -> tuple[Pool, str] | None:
+    """(pool, ranking figure) of the tags and call sites that explain `metric`, or None."""
+    known = METRICS.get(metric)
+    if known is not None:
+        if known.evidence_pool is None or known.evidence_order is None:
+            return None
+        return known.evidence_pool, known.evidence_order
+    if metric == TRACE_QUALITY:
+        return None
+    return _DEFAULT_EVIDENCE
 
 
 def _as_int(value: float) -> int | None:

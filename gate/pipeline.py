@@ -1,6 +1,7 @@
-"""The gate's jobs, end to end: load inputs, build the model, run the rules, judge.
-
-The CLI calls these functions and nothing below them; they raise `GateError`s and never print.
+"""The gate's jobs, end to end: read the inputs into the store, build the model, run the rules,
+judge, write the reports. One function per command (`check`, `ingest`, `inspect`, `measure`,
+`propose`, `demo_request`); the CLI parses options, calls these, prints what they return and
+picks the exit code. Everything here raises `GateError`s and never prints.
 """
 
 from __future__ import annotations
@@ -8,32 +9,58 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 
 from gate import __version__
-from gate.budgets.baseline import Baseline, read_baseline
-from gate.budgets.model import BudgetSet, DriverBudget
-from gate.errors import BudgetError
+from gate.budgets.baseline import Baseline, read_baseline, write_baseline
+from gate.budgets.loader import load_budgets
+from gate.budgets.model import BudgetSet
+from gate.budgets.propose import propose_budgets
+from gate.errors import BudgetError, InputError
+from gate.fileio import write_text_atomic
+from gate.inputs import input_kind, read_trace, slow_to_decompress, wpa_csv_trace
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
+from gate.metrics import AGGREGATES
+from gate.reports import render_console, write_reports
+from gate.rules.inputs import load_rule_inputs
+from gate.rules.judge import judge
 from gate.rules.results import TraceSummary, Verdict
-from gate.rules.runner import (
-    LimitRow,
-    builtin_rules,
-    judge,
-    prepare,
-    run_rule,
-    user_rules,
-)
+from gate.rules.runner import builtin_rules, prepare, run_rule, user_rules
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
-from gate.store.load import load_inputs
+from gate.store.normalized import export_normalized, import_normalized
 from gate.tables.chunks import Progress
-from gate.tables.drivers import PSEUDO_DRIVERS, TOTAL
+from gate.tables.drivers import RESERVED_NAMES, TOTAL
+from gate.units import parse_percent, parse_window
+
+__all__ = [
+    "CheckRequest",
+    "ReportPaths",
+    "RunSettings",
+    "Verdict",
+    "check",
+    "demo_request",
+    "ingest",
+    "inspect",
+    "measure",
+    "propose",
+    "publish",
+    "render_console",
+    "settings_from_options",
+    "slow_decompression_inputs",
+    "update_baseline",
+]
+
+ProgressFactory = Callable[[Path], Progress | None]
+
+# Compressed traces at least this large get a hint when only pure-Python XPRESS is available.
+SLOW_HINT_BYTES = 64 << 20
 
 
 @dataclass
 class RunSettings:
-    """What a run needs besides its inputs; CLI options override the budgets' settings."""
+    """What a run needs besides its inputs; command-line options override the budgets'."""
 
     budgets: BudgetSet
     window: tuple[float | None, float | None] | None = None
@@ -60,7 +87,69 @@ class RunSettings:
         )
 
 
-ProgressFactory = Callable[[Path], Progress | None]
+def settings_from_options(
+    budgets: list[Path] | None,
+    window: str | None,
+    aggregate: str | None,
+    pooltag: list[Path] | None,
+    db: Path | None,
+    today: str | None = None,
+) -> RunSettings:
+    """Settings from command-line options as typed; every bad option is one line."""
+    problems: list[str] = []
+    win = None
+    if window is not None:
+        try:
+            win = parse_window(window)
+        except ValueError as exc:
+            problems.append(f"--window {window!r}: {exc}")
+    if aggregate is not None and aggregate not in AGGREGATES:
+        problems.append(f"--aggregate {aggregate!r}: expected one of {', '.join(AGGREGATES)}")
+    day = date.today()
+    if today is not None:
+        try:
+            day = date.fromisoformat(today)
+        except ValueError:
+            problems.append(f"--today {today!r}: expected YYYY-MM-DD")
+    if problems:
+        raise BudgetError(problems)
+    budget_set = load_budgets(list(budgets), today=day) if budgets else BudgetSet.empty()
+    return RunSettings(
+        budgets=budget_set,
+        window=win,
+        aggregate=aggregate,
+        pooltag_files=list(pooltag or []),
+        db_path=db,
+        today=day,
+    )
+
+
+def slow_decompression_inputs(inputs: list[Path]) -> list[Path]:
+    """Large compressed traces that only the pure-Python XPRESS decoder is there to read."""
+    return [p for p in inputs if slow_to_decompress(p, SLOW_HINT_BYTES)]
+
+
+# --- reading inputs -----------------------------------------------------------------------------
+
+
+def load_inputs(
+    store: Store, paths: list[Path], progress: ProgressFactory | None = None
+) -> list[int]:
+    """Read every input into the store, choosing the reader by what the path is."""
+    if not paths:
+        raise InputError("no input given: name one or more .etl traces or normalized folders")
+    ids: list[int] = []
+    for path in paths:
+        kind = input_kind(path)
+        if kind == "normalized":
+            ids += import_normalized(store, path)
+            continue
+        # The exports in one folder are one trace (docs/wpa.md); naming a second file of a
+        # group already loaded adds nothing.
+        if kind == "wpa-csv" and store.has_trace("wpa-csv", wpa_csv_trace(path)[1]):
+            continue
+        ids.append(store.add_trace(read_trace(path, kind, progress(path) if progress else None)))
+    return ids
 
 
 def open_and_model(
@@ -95,8 +184,14 @@ def trace_provenance(store: Store) -> list[dict[str, str]]:
     return [{"source": s, "sha256": h, "format": f} for s, h, f in rows]
 
 
-def measure_baseline(inputs: list[Path], settings: RunSettings) -> Baseline:
-    store, config = open_and_model(inputs, settings)
+# --- jobs ---------------------------------------------------------------------------------------
+
+
+def measure(
+    inputs: list[Path], settings: RunSettings, *, progress: ProgressFactory | None = None
+) -> Baseline:
+    """Every driver's aggregated figures over `inputs`, with provenance: a baseline."""
+    store, config = open_and_model(inputs, settings, progress=progress)
     with store:
         return Baseline(
             drivers=measured_figures(store),
@@ -107,76 +202,93 @@ def measure_baseline(inputs: list[Path], settings: RunSettings) -> Baseline:
         )
 
 
-def _budget_for(budgets: BudgetSet, driver: str) -> DriverBudget | None:
-    """A driver's own entry, else the "*" default; pseudo-drivers get only their own entry."""
-    if driver in PSEUDO_DRIVERS:
-        return budgets.drivers.get(driver)
-    return budgets.budget_for(driver)
+def update_baseline(
+    inputs: list[Path],
+    settings: RunSettings,
+    out: Path,
+    *,
+    progress: ProgressFactory | None = None,
+) -> Baseline:
+    """`gate baseline update`: measure `inputs` and write the baseline JSON to `out`."""
+    baseline = measure(inputs, settings, progress=progress)
+    write_baseline(out, baseline)
+    return baseline
 
 
-def _limit_rows(budgets: BudgetSet, drivers: list[str]) -> list[LimitRow]:
-    """The limits that apply to each measured driver and to each budgeted one."""
-    rows: list[LimitRow] = []
-    for driver in sorted(set(drivers) | set(budgets.drivers)):
-        entry = _budget_for(budgets, driver) if driver in drivers else budgets.drivers[driver]
-        if entry is None:
-            continue
-        for metric, lim in sorted(entry.limits.items()):
-            rows.append(
-                LimitRow(driver, metric, float(lim.value), entry.warn_at, lim.file, lim.line)
-            )
-    for metric, lim in sorted(budgets.totals.items()):
-        rows.append(LimitRow(TOTAL, metric, float(lim.value), budgets.warn_at, lim.file, lim.line))
-    return rows
+def propose(
+    inputs: list[Path],
+    settings: RunSettings,
+    headroom: str,
+    *,
+    progress: ProgressFactory | None = None,
+) -> tuple[str, int]:
+    """`gate budgets init`: a budget file's text from measured figures plus `headroom` (e.g.
+    '20%'), and how many driver budgets it holds."""
+    try:
+        room = parse_percent(headroom)
+    except ValueError as exc:
+        raise BudgetError([f"--headroom {headroom!r}: {exc}"]) from None
+    measured = measure(inputs, settings, progress=progress)
+    drivers = {d: m for d, m in measured.drivers.items() if d not in RESERVED_NAMES}
+    totals = measured.drivers.get(TOTAL, {})
+    return propose_budgets(drivers, totals, room), len(drivers)
 
 
-def _load_rule_tables(
-    store: Store,
-    budgets: BudgetSet,
-    limits: list[LimitRow],
-    baseline: Baseline | None,
-    drivers: list[str],
-) -> None:
-    con = store.con
-    con.execute(
-        "CREATE OR REPLACE TABLE budget_limits (driver VARCHAR, metric VARCHAR, "
-        "limit_value DOUBLE, warn_at DOUBLE, budget_file VARCHAR, budget_line INTEGER)"
-    ).fetchall()
-    if limits:
-        con.executemany(
-            "INSERT INTO budget_limits VALUES (?, ?, ?, ?, ?, ?)",
-            [[r.driver, r.metric, r.limit, r.warn_at, r.file, r.line] for r in limits],
-        ).fetchall()
-    con.execute("CREATE OR REPLACE TABLE budgeted_drivers (driver VARCHAR)").fetchall()
-    if budgets.drivers:
-        con.executemany(
-            "INSERT INTO budgeted_drivers VALUES (?)", [[d] for d in sorted(budgets.drivers)]
-        ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE baseline_values (driver VARCHAR, metric VARCHAR, value DOUBLE)"
-    ).fetchall()
-    if baseline is not None and baseline.rows():
-        con.executemany(
-            "INSERT INTO baseline_values VALUES (?, ?, ?)", [list(r) for r in baseline.rows()]
-        ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE tolerances (driver VARCHAR, tolerance_percent DOUBLE, "
-        "tolerance_min_bytes DOUBLE)"
-    ).fetchall()
-    tol_rows = []
-    for driver in sorted(set(drivers) | {TOTAL}):
-        entry = None if driver == TOTAL else _budget_for(budgets, driver)
-        if entry is None:
-            tol_rows.append([driver, budgets.tolerance_percent, budgets.tolerance_min_bytes])
-        else:
-            tol_rows.append([driver, entry.tolerance_percent, entry.tolerance_min_bytes])
-    con.executemany("INSERT INTO tolerances VALUES (?, ?, ?)", tol_rows).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE cfg_rules (unbudgeted VARCHAR, has_default BOOLEAN)"
-    ).fetchall()
-    con.execute(
-        "INSERT INTO cfg_rules VALUES (?, ?)", [budgets.unbudgeted, budgets.default is not None]
-    ).fetchall()
+def write_proposal(out: Path, text: str) -> None:
+    write_text_atomic(out, text, what="budget file")
+
+
+@dataclass
+class CheckRequest:
+    inputs: list[Path]
+    settings: RunSettings
+    baseline_file: Path | None = None
+    baseline_traces: list[Path] = field(default_factory=list)
+    rules_dir: Path | None = None
+    warn_as_error: bool = False
+
+
+def require_budgets(budgets: BudgetSet) -> BudgetSet:
+    if not budgets.drivers and budgets.default is None and not budgets.totals:
+        raise BudgetError(["no budgets given: pass --budgets FILE (see 'gate budgets init')"])
+    return budgets
+
+
+def check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verdict:
+    """`gate check`: judge the inputs against the budgets and the baseline."""
+    settings = req.settings
+    baseline: Baseline | None = None
+    if req.baseline_file is not None:
+        baseline = read_baseline(req.baseline_file)
+    if req.baseline_traces:
+        reference = RunSettings(
+            budgets=settings.budgets,
+            window=settings.window,
+            aggregate=settings.aggregate,
+            pooltag_files=settings.pooltag_files,
+            today=settings.today,
+        )
+        baseline = measure(req.baseline_traces, reference)
+    rules = builtin_rules()
+    if req.rules_dir is not None:
+        rules += user_rules(req.rules_dir)
+    store, config = open_and_model(req.inputs, settings, progress=progress)
+    with store:
+        prepare(store.con)
+        load_rule_inputs(store.con, settings.budgets, baseline)
+        findings = [f for rule in rules for f in run_rule(store.con, rule)]
+        owners = {d: b.owner for d, b in settings.budgets.drivers.items() if b.owner}
+        checks = judge(store.con, findings, owners, settings.budgets.waivers, settings.today)
+        return Verdict(
+            checks=checks,
+            traces=_trace_summaries(store),
+            window=config.window_label(),
+            aggregate=config.aggregate,
+            budget_files=[str(f) for f in settings.budgets.files],
+            baseline_source=baseline.source if baseline else None,
+            gate_version=__version__,
+            warn_as_error=req.warn_as_error,
+        )
 
 
 def _trace_summaries(store: Store) -> list[TraceSummary]:
@@ -206,62 +318,63 @@ def _trace_summaries(store: Store) -> list[TraceSummary]:
     ]
 
 
-@dataclass
-class CheckRequest:
-    inputs: list[Path]
-    settings: RunSettings
-    baseline_file: Path | None = None
-    baseline_traces: list[Path] = field(default_factory=list)
-    rules_dir: Path | None = None
-    warn_as_error: bool = False
+@dataclass(frozen=True)
+class ReportPaths:
+    junit: Path | None = None
+    markdown: Path | None = None
+    json: Path | None = None
+    junit_strict: bool = False
+
+    def written(self) -> list[tuple[str, Path]]:
+        pairs = (("JUnit", self.junit), ("Markdown", self.markdown), ("JSON", self.json))
+        return [(label, path) for label, path in pairs if path is not None]
 
 
-def run_check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verdict:
-    settings = req.settings
-    baseline: Baseline | None = None
-    if req.baseline_file is not None:
-        baseline = read_baseline(req.baseline_file)
-    if req.baseline_traces:
-        reference = RunSettings(
-            budgets=settings.budgets,
-            window=settings.window,
-            aggregate=settings.aggregate,
-            pooltag_files=settings.pooltag_files,
-            today=settings.today,
-        )
-        baseline = measure_baseline(req.baseline_traces, reference)
-    rules = builtin_rules()
-    if req.rules_dir is not None:
-        rules += user_rules(req.rules_dir)
-    store, config = open_and_model(req.inputs, settings, progress=progress)
-    with store:
-        drivers = [
-            r[0]
-            for r in store.con.execute(
-                "SELECT DISTINCT driver FROM driver_metrics_aggregated WHERE driver <> '(total)'"
-            ).fetchall()
-        ]
-        limits = _limit_rows(settings.budgets, drivers)
-        _load_rule_tables(store, settings.budgets, limits, baseline, drivers)
-        prepare(store.con)
-        findings = [f for rule in rules for f in run_rule(store.con, rule)]
-        owners = {d: b.owner for d, b in settings.budgets.drivers.items() if b.owner}
-        checks = judge(
-            store.con, findings, limits, owners, settings.budgets.waivers, settings.today
-        )
-        return Verdict(
-            checks=checks,
-            traces=_trace_summaries(store),
-            window=config.window_label(),
-            aggregate=config.aggregate,
-            budget_files=[str(f) for f in settings.budgets.files],
-            baseline_source=baseline.source if baseline else None,
-            gate_version=__version__,
-            warn_as_error=req.warn_as_error,
-        )
+def publish(verdict: Verdict, reports: ReportPaths) -> None:
+    """Write the requested report files (each atomically, all rendered first)."""
+    write_reports(
+        verdict,
+        junit=reports.junit,
+        markdown=reports.markdown,
+        json=reports.json,
+        junit_schema_strict=reports.junit_strict,
+    )
 
 
-def require_budgets(budgets: BudgetSet) -> BudgetSet:
-    if not budgets.drivers and budgets.default is None and not budgets.totals:
-        raise BudgetError(["no budgets given: pass --budgets FILE (see 'gate budgets init')"])
-    return budgets
+def ingest(
+    inputs: list[Path], out: Path, *, progress: ProgressFactory | None = None
+) -> dict[str, int]:
+    """`gate ingest`: read the inputs once and write them as one normalized folder."""
+    with Store() as store:
+        load_inputs(store, inputs, progress)
+        return export_normalized(store, out)
+
+
+def inspect(trace: Path, *, progress: ProgressFactory | None = None) -> str:
+    """`gate inspect`: what an `.etl` trace holds, as text."""
+    from gate.inputs.etl.reader import inspect_etl
+    from gate.reports.inspect import render_inspect
+
+    if input_kind(trace) != "etl":
+        raise InputError(f"{trace}: 'gate inspect' reads .etl traces")
+    return render_inspect(inspect_etl(trace, progress=progress(trace) if progress else None))
+
+
+def demo_request(out: Path) -> tuple[CheckRequest, ReportPaths, str]:
+    """The check `gate demo` runs on the bundled sample, its report paths in `out`, and the
+    line that says what it runs."""
+    sample = resources.files("gate.data").joinpath("sample")
+    trace = Path(str(sample.joinpath("sample-boot.etl")))
+    if not trace.is_file():
+        trace = Path(str(sample.joinpath("sample-boot.scenario.yaml")))
+    budget = Path(str(sample.joinpath("budgets.yaml")))
+    base = Path(str(sample.joinpath("baseline.json")))
+    settings = settings_from_options([budget], None, None, None, None)
+    request = CheckRequest(inputs=[trace], settings=settings, baseline_file=base)
+    reports = ReportPaths(
+        junit=out / "gate-junit.xml",
+        markdown=out / "gate-summary.md",
+        json=out / "gate-report.json",
+    )
+    title = f"gate demo: {trace.name} (synthetic sample) against {budget.name} and {base.name}"
+    return request, reports, title

@@ -24,6 +24,7 @@ import yaml
 from gate.errors import InputError
 from gate.tables.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
 from gate.tables.drivers import driver_name
+from gate.tables.pairing import paired_chunks
 
 TICKS_PER_SECOND = 10_000_000
 SCENARIO_VERSION = 1
@@ -258,9 +259,13 @@ def generate(scenario: Scenario) -> SyntheticTrace:
 
 
 def scenario_chunks(
-    trace: SyntheticTrace, batch_rows: int = 1_000_000
+    trace: SyntheticTrace, batch_rows: int = 1_000_000, *, paired: bool = True
 ) -> Iterator[Chunk | TraceInfo]:
-    """The store's chunks for a synthetic trace, without going through an `.etl` file."""
+    """The store's chunks for a synthetic trace, without going through an `.etl` file.
+
+    With `paired=False` the pool events themselves come instead of allocations and unmatched
+    frees (`pool_events` chunks in trace order), as `read_etl(paired=False)` gives them.
+    """
     sc = trace.scenario
     images = sc.images
     yield Chunk.build(
@@ -294,22 +299,21 @@ def scenario_chunks(
         rva_bytes=rva,
         function=[""] * len(sid),
     )
-    for lo in range(0, trace.event_count, batch_rows):
-        hi = min(lo + batch_rows, trace.event_count)
-        yield Chunk.build(
-            "pool_events",
-            seq=np.arange(lo, hi, dtype=np.int64),
-            time_s=trace.time_s[lo:hi],
-            event=trace.event[lo:hi],
-            pool_type=trace.pool_type[lo:hi],
-            tag=trace.tag[lo:hi],
-            size_bytes=trace.size_bytes[lo:hi],
-            address=trace.address[lo:hi],
-            session_id=trace.session_id[lo:hi],
-            stack_id=trace.stack_id[lo:hi],
-            thread_id=trace.thread_id[lo:hi],
-            cpu=trace.cpu[lo:hi],
+    if paired:
+        # The events are in trace order already: pair them here, as the .etl reader does.
+        yield from paired_chunks(
+            time=trace.time_s,
+            event=trace.event,
+            pool_type=trace.pool_type,
+            tag=trace.tag,
+            size_bytes=trace.size_bytes,
+            address=trace.address,
+            session_id=trace.session_id,
+            stack_id=trace.stack_id,
+            rows_per_chunk=batch_rows,
         )
+    else:
+        yield from _event_chunks(trace, batch_rows)
     if sc.resident_set is not None:
         rs = sc.resident_set
         yield Chunk.build(
@@ -335,6 +339,25 @@ def scenario_chunks(
         synthetic=True,
         records_total=trace.event_count,
     )
+
+
+def _event_chunks(trace: SyntheticTrace, batch_rows: int) -> Iterator[Chunk]:
+    for lo in range(0, trace.event_count, batch_rows):
+        hi = min(lo + batch_rows, trace.event_count)
+        yield Chunk.build(
+            "pool_events",
+            seq=np.arange(lo, hi, dtype=np.int64),
+            time_s=trace.time_s[lo:hi],
+            event=trace.event[lo:hi],
+            pool_type=trace.pool_type[lo:hi],
+            tag=trace.tag[lo:hi],
+            size_bytes=trace.size_bytes[lo:hi],
+            address=trace.address[lo:hi],
+            session_id=trace.session_id[lo:hi],
+            stack_id=trace.stack_id[lo:hi],
+            thread_id=trace.thread_id[lo:hi],
+            cpu=trace.cpu[lo:hi],
+        )
 
 
 # --- loading scenario files -------------------------------------------------------------------

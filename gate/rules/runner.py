@@ -1,57 +1,49 @@
-"""Runs the rule files against the model and judges the findings into checks.
+"""Runs the rule files against the model; `gate.rules.judge` turns their rows into checks.
 
 A rule is one SQL file in gate/rules (or a user's rules folder) whose first line is
 `-- <ID> <dotted.name>` and whose SELECT returns only the rows that need a verdict, with the
-fixed columns of `RULE_COLUMNS`. The runner checks that contract before trusting any row and
-reports a rule that breaks it as an error naming the file.
+columns of `RULE_CONTRACT`, declared here once. The runner checks that contract before trusting
+any row and reports a rule that breaks it as an error naming the file.
 """
 
 from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from importlib import resources
 from pathlib import Path
 
 import duckdb
 
-from gate.budgets.model import WaiverRule
 from gate.errors import RuleContractError, RuleExecutionError
 from gate.metrics import format_value
-from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Waiver
-from gate.store.store import run_script
+from gate.rules.results import Finding, Outcome
+from gate.store.store import run_script, sql_text
 
-RULE_COLUMNS = (
-    "rule_id",
-    "driver",
-    "metric",
-    "observed_value",
-    "limit_value",
-    "baseline_value",
-    "outcome",
-    "message",
+# The rule contract: every rule returns exactly these columns, in this order, of these kinds.
+RULE_CONTRACT: tuple[tuple[str, str], ...] = (
+    ("rule_id", "text"),
+    ("driver", "text"),
+    ("metric", "text"),
+    ("observed_value", "number"),
+    ("limit_value", "number"),
+    ("baseline_value", "number"),
+    ("outcome", "text"),
+    ("message", "text"),
 )
-_NUMERIC = (
-    "DOUBLE",
-    "FLOAT",
-    "BIGINT",
-    "INTEGER",
-    "HUGEINT",
-    "DECIMAL",
-    "UBIGINT",
-    "SMALLINT",
-    "TINYINT",
-    "UINTEGER",
-    '"NULL"',
-    "NULL",
-)
-_TEXT = ("VARCHAR", '"NULL"', "NULL")
+RULE_COLUMNS = tuple(name for name, _ in RULE_CONTRACT)
+# The line every rule file carries under its header, so that a reader of the file sees it.
+CONTRACT_LINE = f"-- Contract: {', '.join(RULE_COLUMNS)}"
+_SQL_TYPES = {
+    "number": (
+        "DOUBLE", "FLOAT", "BIGINT", "INTEGER", "HUGEINT", "DECIMAL", "UBIGINT", "SMALLINT",
+        "TINYINT", "UINTEGER", '"NULL"', "NULL",
+    ),
+    "text": ("VARCHAR", '"NULL"', "NULL"),
+}  # fmt: skip
 _HEADER = re.compile(r"^--\s*([A-Z][A-Z0-9]*\d+)\s+([a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+)\s*$")
 RULE_OUTCOMES = {o.value for o in Outcome} - {"pass", "waived"}
-TOP_EVIDENCE = 5
 
 
 @dataclass(frozen=True)
@@ -97,7 +89,8 @@ def user_rules(folder: Path) -> list[Rule]:
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the helpers every rule may use."""
+    """Create the rule input tables (`_inputs.sql`, empty) and the helpers every rule may use
+    (`_prelude.sql`): run after the model is built, before the inputs are loaded."""
     with contextlib.suppress(duckdb.Error):  # not registered yet on this connection
         con.remove_function("fmt_value")
     con.create_function(
@@ -107,8 +100,8 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
         duckdb.sqltype("VARCHAR"),
         null_handling="special",
     )
-    text = resources.files("gate.rules").joinpath("_prelude.sql").read_text(encoding="utf-8")
-    run_script(con, text)
+    for name in ("_inputs.sql", "_prelude.sql"):
+        run_script(con, sql_text("gate.rules", name))
 
 
 def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> list[Finding]:
@@ -132,11 +125,10 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> list[Finding]:
             f"{rule.source}: rule {rule.rule_id} returns columns ({', '.join(names)}); "
             f"the contract is ({', '.join(RULE_COLUMNS)})"
         )
-    for name, sql_type in ((r[0], str(r[1]).upper()) for r in described):
-        numeric = name.endswith("_value")
-        allowed = _NUMERIC if numeric else _TEXT
-        if not sql_type.startswith(allowed):
-            want = "a number" if numeric else "text"
+    for (name, kind), row in zip(RULE_CONTRACT, described, strict=True):
+        sql_type = str(row[1]).upper()
+        if not sql_type.startswith(_SQL_TYPES[kind]):
+            want = "a number" if kind == "number" else "text"
             raise RuleContractError(
                 f"{rule.source}: rule {rule.rule_id} column '{name}' is {sql_type}, expected {want}"
             )
@@ -147,7 +139,8 @@ def run_rule(con: duckdb.DuckDBPyConnection, rule: Rule) -> list[Finding]:
             f"{rule.source}: rule {rule.rule_id} failed: {_line(exc)}"
         ) from None
     findings = []
-    for rule_id, driver, metric, observed, limit, baseline, outcome, message in rows:
+    for row in rows:
+        rule_id, driver, metric, observed, limit, baseline, outcome, message = row
         if outcome not in RULE_OUTCOMES:
             raise RuleContractError(
                 f"{rule.source}: rule {rule.rule_id} returned outcome {outcome!r}; "
@@ -180,131 +173,3 @@ def _num(v: object) -> float | None:
 def _line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
-
-
-@dataclass(frozen=True)
-class LimitRow:
-    driver: str
-    metric: str
-    limit: float
-    warn_at: float
-    file: str | None
-    line: int | None
-
-
-def judge(
-    con: duckdb.DuckDBPyConnection,
-    findings: list[Finding],
-    limits: list[LimitRow],
-    owners: dict[str, str],
-    waivers: Sequence[WaiverRule],
-    today: date,
-) -> list[Check]:
-    """Turn findings into one Check per (metric, driver), applying waivers."""
-    measured = {
-        (m, d): (v, n)
-        for d, m, v, n in con.execute(
-            "SELECT driver, metric, value, traces_seen FROM driver_metrics_aggregated"
-        ).fetchall()
-    }
-    baseline = {
-        (m, d): v
-        for d, m, v in con.execute("SELECT driver, metric, value FROM baseline_values").fetchall()
-    }
-    presence = dict(con.execute("SELECT driver, traces_seen FROM driver_presence").fetchall())
-    checks: dict[tuple[str, str], Check] = {}
-
-    def check_for(metric: str, driver: str) -> Check:
-        key = (metric, driver)
-        if key not in checks:
-            value, seen = measured.get(key, (None, presence.get(driver, 0)))
-            checks[key] = Check(
-                metric=metric,
-                driver=driver,
-                outcome=Outcome.PASS,
-                observed=value,
-                baseline=baseline.get(key),
-                traces_seen=int(seen),
-                owner=owners.get(driver),
-            )
-        return checks[key]
-
-    for lim in limits:
-        c = check_for(lim.metric, lim.driver)
-        c.limit = lim.limit
-        c.budget_file, c.budget_line = lim.file, lim.line
-    for f in findings:
-        c = check_for(f.metric, f.driver)
-        c.findings.append(f)
-        if c.limit is None and f.limit is not None:
-            c.limit = f.limit
-        if c.observed is None and f.observed is not None:
-            c.observed = f.observed
-        if c.baseline is None and f.baseline is not None:
-            c.baseline = f.baseline
-
-    for c in checks.values():
-        worst = max((f.outcome for f in c.findings), key=lambda o: o.severity, default=Outcome.PASS)
-        if worst in (Outcome.FAIL, Outcome.WARN):
-            waiver = _matching_waiver(waivers, c.driver, c.metric)
-            if waiver is not None:
-                expired = waiver.is_expired(today)
-                c.waiver = Waiver(
-                    waiver.driver,
-                    waiver.metric,
-                    waiver.reason,
-                    waiver.expires.isoformat(),
-                    expired,
-                    waiver.file,
-                    waiver.line,
-                )
-                if not expired:
-                    worst = Outcome.WAIVED
-        c.outcome = worst
-        c.message = _message(c)
-    _attach_evidence(
-        con, [c for c in checks.values() if c.outcome.severity >= Outcome.WAIVED.severity]
-    )
-    return list(checks.values())
-
-
-def _matching_waiver(waivers: Sequence[WaiverRule], driver: str, metric: str) -> WaiverRule | None:
-    # An active waiver wins over an expired one for the same check.
-    matches = [w for w in waivers if w.driver == driver and w.metric in (None, metric)]
-    return max(matches, key=lambda w: w.expires, default=None)
-
-
-def _message(c: Check) -> str:
-    parts = [f.message for f in sorted(c.findings, key=lambda f: -f.outcome.severity)]
-    if c.waiver is not None:
-        if c.waiver.expired:
-            parts.append(
-                f"waiver expired on {c.waiver.expires} and waives nothing "
-                f"({c.waiver.file}:{c.waiver.line}: {c.waiver.reason})"
-            )
-        else:
-            parts.append(f"waived until {c.waiver.expires}: {c.waiver.reason}")
-    return "; ".join(parts)
-
-
-def _attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None:
-    for c in checks:
-        if c.driver.startswith("(") and c.driver != "(kernel)" and c.driver != "(unattributed)":
-            continue
-        if c.metric == "active_code_bytes" or c.metric == "trace_quality":
-            continue
-        pool = "paged" if c.metric.startswith("paged") else "nonpaged"
-        order = "impacting_bytes" if "impacting" in c.metric else "allocated_bytes"
-        tags = con.execute(
-            f"SELECT tag, impacting_bytes, allocated_bytes, allocations FROM driver_tags "
-            f"WHERE driver = ? AND pool = ? ORDER BY {order} DESC, tag LIMIT {TOP_EVIDENCE}",
-            [c.driver, pool],
-        ).fetchall()
-        c.top_tags = [TagUse(t, int(i), int(a), int(n)) for t, i, a, n in tags]
-        sites = con.execute(
-            f"SELECT call_site, impacting_bytes, allocated_bytes, allocations "
-            f"FROM driver_call_sites WHERE driver = ? AND pool = ? "
-            f"ORDER BY {order} DESC, call_site LIMIT {TOP_EVIDENCE}",
-            [c.driver, pool],
-        ).fetchall()
-        c.top_sites = [CallSite(s, int(i), int(a), int(n)) for s, i, a, n in sites]

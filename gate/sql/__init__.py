@@ -1,10 +1,12 @@
-"""The SQL model: documented tables built from the store, in file order (gate/sql/model).
+"""The SQL model: documented tables built from the store, step by step (gate/sql/model).
 
-`build_model` loads the run's configuration into small `cfg_*` tables and runs the model
-files, with one Python step after 30_metrics.sql: the running sums of the peaks (peaks.py).
-Public tables have no leading underscore and a comment above every column:
-allocations, allocations_windowed, driver_metrics, driver_metrics_aggregated,
-driver_presence, driver_tags, driver_call_sites, trace_quality.
+`build_model` creates the run's configuration tables (`config.sql`), fills them with bound
+parameters, and runs `MODEL_STEPS` in order: the model files, and one Python step, the
+running sums of the peaks (`peaks.py`), between the sweep and the metrics. Public tables and
+views have no leading underscore and every column documented in the comment block above them
+(a test compares those blocks with the columns DuckDB reports): allocations,
+allocations_windowed, driver_metrics, driver_metrics_aggregated, driver_presence,
+driver_tags, driver_call_sites, trace_quality.
 """
 
 from __future__ import annotations
@@ -17,12 +19,23 @@ import duckdb
 
 from gate.metrics import AGGREGATES
 from gate.sql.peaks import build_peaks
-from gate.store.store import run_script
+from gate.store.store import insert_rows, run_script, sql_text
 from gate.tables.drivers import DEFAULT_SKIP_MODULES
 from gate.units import format_window
 
-# Python steps run right after a model file: the running sums of the peak metrics (peaks.py).
-_AFTER: dict[str, Callable[[duckdb.DuckDBPyConnection], None]] = {"30_metrics.sql": build_peaks}
+ModelStep = str | Callable[[duckdb.DuckDBPyConnection], None]
+
+# The model in the order it is built: file names in gate/sql/model, or a Python step.
+MODEL_STEPS: tuple[ModelStep, ...] = (
+    "10_attribution.sql",
+    "20_window.sql",
+    "30_sweep.sql",
+    build_peaks,
+    "40_metrics.sql",
+    "50_aggregate.sql",
+    "60_evidence.sql",
+    "70_trace_quality.sql",
+)
 
 
 @dataclass(frozen=True)
@@ -44,44 +57,30 @@ class ModelConfig:
         return format_window(self.window_start_s, self.window_end_s)
 
 
-def model_files() -> list[str]:
-    folder = resources.files("gate.sql").joinpath("model")
-    return sorted(p.name for p in folder.iterdir() if p.name.endswith(".sql"))
+def load_config(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
+    """Create the configuration tables and fill them from `config`."""
+    if config.aggregate not in AGGREGATES:
+        raise ValueError(f"unknown aggregate {config.aggregate!r}")
+    run_script(con, sql_text("gate.sql", "config.sql"))
+    insert_rows(con, "cfg_window", [[config.window_start_s, config.window_end_s]])
+    insert_rows(con, "cfg_run", [[config.aggregate]])
+    insert_rows(con, "cfg_skip_modules", [[m] for m in config.skip_modules])
+    insert_rows(
+        con,
+        "cfg_tag_rules",
+        [[i, p, d.lower()] for i, (p, d) in enumerate(config.tag_rules)],
+    )
+    # Exact entries before wildcard ones, as pooltag.txt lookups do.
+    rows: list[list[object]] = [[0, t, d.lower(), True] for t, d in sorted(config.pooltag.items())]
+    rows += [[i + 1, p, d.lower(), False] for i, (p, d) in enumerate(config.pooltag_patterns)]
+    insert_rows(con, "cfg_pooltag", rows)
 
 
 def build_model(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
-    if config.aggregate not in AGGREGATES:
-        raise ValueError(f"unknown aggregate {config.aggregate!r}")
-    con.execute("CREATE OR REPLACE TABLE cfg_window (start_s DOUBLE, end_s DOUBLE)").fetchall()
-    con.execute(
-        "INSERT INTO cfg_window VALUES (?, ?)", [config.window_start_s, config.window_end_s]
-    ).fetchall()
-    con.execute("CREATE OR REPLACE TABLE cfg_run (aggregate VARCHAR)").fetchall()
-    con.execute("INSERT INTO cfg_run VALUES (?)", [config.aggregate]).fetchall()
-    con.execute("CREATE OR REPLACE TABLE cfg_skip_modules (module VARCHAR)").fetchall()
-    con.executemany(
-        "INSERT INTO cfg_skip_modules VALUES (?)", [[m] for m in config.skip_modules]
-    ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE cfg_tag_rules (priority INTEGER, pattern VARCHAR, driver VARCHAR)"
-    ).fetchall()
-    if config.tag_rules:
-        con.executemany(
-            "INSERT INTO cfg_tag_rules VALUES (?, ?, ?)",
-            [[i, p, d.lower()] for i, (p, d) in enumerate(config.tag_rules)],
-        ).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TABLE cfg_pooltag (priority INTEGER, pattern VARCHAR, driver VARCHAR, "
-        "exact BOOLEAN)"
-    ).fetchall()
-    # Exact entries before wildcard ones, as pooltag.txt lookups do.
-    rows = [[0, tag, d.lower(), True] for tag, d in sorted(config.pooltag.items())]
-    rows += [[i + 1, pat, d.lower(), False] for i, (pat, d) in enumerate(config.pooltag_patterns)]
-    if rows:
-        con.executemany("INSERT INTO cfg_pooltag VALUES (?, ?, ?, ?)", rows).fetchall()
+    load_config(con, config)
     folder = resources.files("gate.sql").joinpath("model")
-    for name in model_files():
-        run_script(con, folder.joinpath(name).read_text(encoding="utf-8"))
-        step = _AFTER.get(name)
-        if step is not None:
+    for step in MODEL_STEPS:
+        if isinstance(step, str):
+            run_script(con, folder.joinpath(step).read_text(encoding="utf-8"))
+        else:
             step(con)

@@ -1,13 +1,14 @@
 """The peak metrics' running sums, the model's one step outside SQL (metrics.md, peaks).
 
-`30_metrics.sql` declares the sweep events in `_nonpaged_sweep` (trace_id, driver, t, s, k,
+`30_sweep.sql` declares the sweep events in `_nonpaged_sweep` (trace_id, driver, t, s, k,
 delta_bytes, transient); a peak is the largest running sum of `delta_bytes` in (t, s, k) order:
 per driver and over all drivers ('(total)': the peak of the sum), of every event
 (nonpaged_peak_outstanding_bytes) and of transient events only (nonpaged_transient_peak_bytes).
 That is a window `sum(...) OVER (PARTITION BY driver ORDER BY t, s, k)`, which DuckDB runs at a
 few hundred nanoseconds a row; here DuckDB sorts each trace's events once and numpy takes the
 running sums, a stable radix sort by driver keeping the time order within each driver.
-`35_metrics.sql` reads the `_peaks` table this writes.
+`30_sweep.sql` also creates the `_peaks` table this fills and `_sweep_drivers`, the drivers'
+numbers; `40_metrics.sql` reads `_peaks`.
 """
 
 from __future__ import annotations
@@ -16,12 +17,6 @@ import duckdb
 import numpy as np
 
 from gate.tables.drivers import TOTAL
-
-_PEAKS_TABLE = """
-CREATE OR REPLACE TABLE _peaks (
-    trace_id INTEGER, driver VARCHAR,
-    nonpaged_peak_outstanding_bytes BIGINT, nonpaged_transient_peak_bytes BIGINT
-)"""
 
 
 def running_peaks(
@@ -56,13 +51,7 @@ def running_peaks(
 
 
 def build_peaks(con: duckdb.DuckDBPyConnection) -> None:
-    """Write `_peaks` from `_nonpaged_sweep`, one trace at a time (memory: one trace's events)."""
-    con.execute(_PEAKS_TABLE).fetchall()
-    con.execute(
-        "CREATE OR REPLACE TEMP TABLE _sweep_drivers AS "
-        "SELECT driver, (row_number() OVER (ORDER BY driver) - 1)::INTEGER AS driver_id "
-        "FROM (SELECT DISTINCT driver FROM _nonpaged_sweep)"
-    ).fetchall()
+    """Fill `_peaks` from `_nonpaged_sweep`, one trace at a time (memory: one trace's events)."""
     names = [
         r[0] for r in con.execute("SELECT driver FROM _sweep_drivers ORDER BY driver_id").fetchall()
     ]
@@ -95,4 +84,3 @@ def build_peaks(con: duckdb.DuckDBPyConnection) -> None:
             ).fetchall()
         finally:
             con.unregister("_peak_rows")
-    con.execute("DROP TABLE _sweep_drivers").fetchall()

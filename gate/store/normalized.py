@@ -1,20 +1,4 @@
-"""The normalized input format: a folder any producer can write and every command reads.
-
-Layout (format version 1):
-
-    DIR/manifest.json          {"format": "gate-normalized", "version": 1, "tables": {...}}
-    DIR/traces.parquet         one row per trace
-    DIR/images.parquet
-    DIR/pool_allocations.parquet
-    DIR/pool_unmatched_frees.parquet
-    DIR/stack_frames.parquet
-    DIR/resident_pages.parquet
-
-Each Parquet file has exactly the columns of the store table of the same name
-(gate/store/schema.sql), `trace_id` first. Trace ids are local to the folder; loading several
-folders renumbers them. Missing optional tables (stack_frames, resident_pages,
-pool_unmatched_frees, images) are read as empty.
-"""
+"""Normalized folders (`gate.tables.normalized`) written from and loaded into the store."""
 
 from __future__ import annotations
 
@@ -28,16 +12,15 @@ import duckdb
 
 from gate import __version__
 from gate.errors import NormalizedFormatError, OutputError
-from gate.store.store import NORMALIZED_TABLES, Store, atomic_dir_swap
-
-FORMAT_NAME = "gate-normalized"
-FORMAT_VERSION = 1
-REQUIRED_TABLES = ("traces", "pool_allocations")
-MANIFEST = "manifest.json"
-
-
-def is_normalized_dir(path: Path) -> bool:
-    return path.is_dir() and (path / MANIFEST).is_file()
+from gate.store.store import Store, atomic_dir_swap
+from gate.tables.normalized import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    REQUIRED_TABLES,
+    is_normalized_dir,
+)
+from gate.tables.normalized import TABLES as NORMALIZED_TABLES
 
 
 def export_normalized(store: Store, out: Path) -> dict[str, int]:

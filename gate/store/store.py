@@ -1,15 +1,18 @@
-"""The DuckDB store: creates the schema and bulk-loads reader chunks and normalized folders.
+"""The DuckDB store: creates the schema (schema.sql) and bulk-loads reader chunks.
 
 Rows arrive as numpy column chunks and are inserted with one `INSERT … SELECT` per chunk over
-the registered arrays, so loading costs no Python work per row. Pool events of readers that do
-not pair them themselves are staged and, once their trace is complete, paired into allocations
-by `gate.tables.pairing`, the one implementation of metrics.md's pairing rule.
+the registered arrays, so loading costs no Python work per row. Readers pair their pool events
+into allocations themselves (`gate.tables.pairing`, the one implementation of metrics.md's
+pairing rule); a producer that yields raw `pool_events` chunks instead has them kept as numpy
+columns until its trace ends, then paired the same way. This module also holds the gate's few
+helpers for running SQL text: `sql_text`, `run_script`, `insert_rows`.
 """
 
 from __future__ import annotations
 
 import os
 import queue
+import re
 import shutil
 import tempfile
 import threading
@@ -22,7 +25,11 @@ import numpy as np
 
 from gate.errors import GateError, InputError
 from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.normalized import TABLES as NORMALIZED_TABLES
+from gate.tables.order import stable_argsort
 from gate.tables.pairing import paired_chunks
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def sql_text(package: str, name: str) -> str:
@@ -36,6 +43,15 @@ def run_script(con: duckdb.DuckDBPyConnection, text: str, params: list | None = 
             con.execute(statement, params).fetchall()
         else:
             con.execute(statement).fetchall()
+
+
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+    """Insert rows into one of the gate's own tables, every value a bound parameter."""
+    if not _IDENTIFIER.fullmatch(table):
+        raise ValueError(f"not a table name: {table!r}")
+    if rows:
+        marks = ", ".join("?" * len(rows[0]))
+        con.executemany(f"INSERT INTO {table} VALUES ({marks})", rows).fetchall()
 
 
 def split_statements(text: str) -> list[str]:
@@ -65,10 +81,6 @@ _INSERTS = {
             CASE WHEN isnan(unload_s) THEN NULL ELSE unload_s END,
             process_id, pdb_name, pdb_guid, pdb_age
         FROM chunk""",
-    "pool_events": """
-        INSERT INTO _pool_events SELECT $trace_id, seq, time_s, event, pool_type, tag,
-            size_bytes, address, session_id, stack_id
-        FROM chunk""",
     "pool_allocations": """
         INSERT INTO pool_allocations SELECT $trace_id, alloc_seq, alloc_s,
             CASE WHEN free_seq >= 0 THEN free_seq END,
@@ -91,22 +103,6 @@ _INSERTS = {
             lower(regexp_extract(path, '[^\\\\/]*$')), page_list, category, size_bytes
         FROM chunk""",
 }
-
-_STAGING = """
-CREATE TEMP TABLE IF NOT EXISTS _pool_events (
-    trace_id INTEGER, seq BIGINT, time_s DOUBLE, event UTINYINT, pool_type UINTEGER,
-    tag VARCHAR, size_bytes BIGINT, address UBIGINT, session_id BIGINT, stack_id BIGINT
-)"""
-
-# Tables a normalized folder holds, with the columns of each (trace_id first).
-NORMALIZED_TABLES = (
-    "traces",
-    "images",
-    "pool_allocations",
-    "pool_unmatched_frees",
-    "stack_frames",
-    "resident_pages",
-)
 
 
 def default_memory_limit() -> str:
@@ -142,7 +138,6 @@ class Store:
         # DuckDB draws its own progress bar on long queries, terminal or not: CI logs get none.
         self.con.execute("SET enable_progress_bar = false").fetchall()
         run_script(self.con, sql_text("gate.store", "schema.sql"))
-        self.con.execute(_STAGING).fetchall()
 
     def close(self) -> None:
         self.con.close()
@@ -171,16 +166,20 @@ class Store:
         """Load one trace from a reader's output; returns its trace id."""
         trace_id = self.next_trace_id()
         info: TraceInfo | None = None
+        events: list[Chunk] = []
         try:
             for item in _ahead(items):
                 if isinstance(item, TraceInfo):
                     info = item
-                    continue
-                self._insert(item, trace_id)
+                elif item.table == "pool_events":
+                    events.append(item)
+                else:
+                    self._insert(item, trace_id)
             if info is None:
                 raise GateError("reader yielded no trace information")
             self._insert_trace(trace_id, info)
-            self._pair_staged(trace_id)
+            for chunk in _paired(events):
+                self._insert(chunk, trace_id)
         except BaseException:
             self._forget(trace_id)
             raise
@@ -195,31 +194,8 @@ class Store:
         finally:
             self.con.unregister("chunk")
 
-    def _pair_staged(self, trace_id: int) -> None:
-        """Pair the trace's staged pool events into allocations (gate.tables.pairing)."""
-        cols = self.con.execute(
-            "SELECT seq, time_s, event, pool_type, tag, size_bytes, address, session_id, "
-            "stack_id FROM _pool_events WHERE trace_id = ? ORDER BY seq",
-            [trace_id],
-        ).fetchnumpy()
-        self.con.execute("DELETE FROM _pool_events WHERE trace_id = ?", [trace_id]).fetchall()
-        if len(cols["seq"]) == 0:
-            return
-        for chunk in paired_chunks(
-            seq=np.asarray(cols["seq"]),
-            time=np.asarray(cols["time_s"]),
-            event=np.asarray(cols["event"]),
-            pool_type=np.asarray(cols["pool_type"]),
-            tag=np.asarray(cols["tag"]),
-            size_bytes=np.asarray(cols["size_bytes"]),
-            address=np.asarray(cols["address"]),
-            session_id=np.asarray(cols["session_id"]),
-            stack_id=np.asarray(cols["stack_id"]),
-        ):
-            self._insert(chunk, trace_id)
-
     def _forget(self, trace_id: int) -> None:
-        for table in (*NORMALIZED_TABLES, "_pool_events"):
+        for table in NORMALIZED_TABLES:
             self.con.execute(f"DELETE FROM {table} WHERE trace_id = ?", [trace_id]).fetchall()
 
     def _insert_trace(self, trace_id: int, info: TraceInfo) -> None:
@@ -247,8 +223,37 @@ class Store:
             ],
         ).fetchall()
 
+    def has_trace(self, source_format: str, source_path: str) -> bool:
+        """Whether a trace of this format and source is loaded already."""
+        return bool(
+            self.con.execute(
+                "SELECT count(*) FROM traces WHERE source_format = ? AND source_path = ?",
+                [source_format, source_path],
+            ).fetchall()[0][0]
+        )
+
     def trace_count(self) -> int:
         return int(self.con.execute("SELECT count(*) FROM traces").fetchall()[0][0])
+
+
+def _paired(events: list[Chunk]) -> Iterator[Chunk]:
+    """`pool_allocations` and `pool_unmatched_frees` chunks of a trace's raw pool events."""
+    if not events:
+        return
+    cols = {k: np.concatenate([c.columns[k] for c in events]) for k in events[0].columns}
+    order = stable_argsort(cols["seq"])
+    cols = {k: v[order] for k, v in cols.items()}
+    yield from paired_chunks(
+        seq=cols["seq"],
+        time=cols["time_s"],
+        event=cols["event"],
+        pool_type=cols["pool_type"],
+        tag=cols["tag"],
+        size_bytes=cols["size_bytes"],
+        address=cols["address"],
+        session_id=cols["session_id"],
+        stack_id=cols["stack_id"],
+    )
 
 
 _DONE = object()

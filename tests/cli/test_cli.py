@@ -265,7 +265,7 @@ def test_a_compressed_trace_without_the_fast_extra_gets_a_hint(
         compress=compress,
     )
     monkeypatch.setattr(xpress, "available_backends", lambda: ["python"])
-    monkeypatch.setattr("gate.cli._SLOW_HINT_BYTES", 0)
+    monkeypatch.setattr("gate.pipeline.SLOW_HINT_BYTES", 0)
     code, out = gate("ingest", str(path), "--out", str(tmp_path / "norm"))
     assert code == 0
     hint = f"gate: note: {path} is compressed and the 'fast' extra is not installed"

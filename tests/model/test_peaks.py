@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from gate.sql.peaks import build_peaks, running_peaks
+from gate.store.store import split_statements, sql_text
 
 # The definition, as a window over the sweep events (metrics.md: peaks; events at the same
 # time in trace order, a lost free's close before the reallocation).
@@ -54,6 +55,9 @@ def _sweep(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
         columns = zip(names, zip(*rows, strict=True), strict=True)
         con.register("rows", {n: np.array(c) for n, c in columns})
         con.execute("INSERT INTO _nonpaged_sweep SELECT * FROM rows").fetchall()
+    # The rest of 30_sweep.sql: the drivers' numbers and the empty _peaks table.
+    for statement in split_statements(sql_text("gate.sql", "model/30_sweep.sql"))[1:]:
+        con.execute(statement).fetchall()
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -9,9 +9,10 @@ import pytest
 from scenario_kit import alloc, free, load, scenario
 
 from gate.errors import InputError, NormalizedFormatError, OutputError
+from gate.inputs import input_kind
+from gate.pipeline import load_inputs
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
-from gate.store.load import input_kind, load_inputs
 from gate.store.normalized import export_normalized, import_normalized
 
 TABLES = ("traces", "images", "pool_allocations", "pool_unmatched_frees", "stack_frames")

@@ -40,14 +40,33 @@ JOIN cfg_pooltag AS p ON (p.exact AND t.tag = p.pattern) OR (NOT p.exact AND t.t
 GROUP BY t.tag;
 
 -- allocations: every pool allocation with its driver and the rule that chose it.
+--   trace_id      the trace (traces.trace_id)
+--   alloc_seq     trace order of the allocation
+--   alloc_s       seconds from trace start
+--   free_seq      trace order of the free (or of the reallocation that closed it), NULL if none
+--   free_s        free time; NULL: outstanding at the end of the trace
+--   free_kind     freed | lost | none
+--   pool_type     POOL_TYPE as logged
+--   paged         pool_type & 1
+--   session       pool_type & 32
+--   nx            pool_type & 512
+--   tag           pool tag
+--   size_bytes    allocated bytes
+--   address       allocation address
+--   session_id    session id, NULL outside session pool
+--   stack_id      the allocation's stack (stack_frames.stack_id), NULL when none was logged
+--   driver        lower-case driver file name, or (kernel) / (unattributed)
+--   attribution   the rule that chose the driver: tag-rule | stack | pooltag | kernel | none
+--   call_site     the attributing frame, 'module!function' or 'module+0xRVA', when the stack
+--                 chose the driver
 CREATE OR REPLACE VIEW allocations AS
 SELECT
     a.trace_id,
-    a.alloc_seq,            -- trace order of the allocation
-    a.alloc_s,              -- seconds from trace start
-    a.free_seq,             -- trace order of the free (or the reallocation that closed it)
-    a.free_s,               -- NULL: outstanding at the end of the trace
-    a.free_kind,            -- freed | lost | none
+    a.alloc_seq,
+    a.alloc_s,
+    a.free_seq,
+    a.free_s,
+    a.free_kind,
     a.pool_type,
     a.paged,
     a.session,
@@ -57,7 +76,6 @@ SELECT
     a.address,
     a.session_id,
     a.stack_id,
-    -- lower-case driver file name, or (kernel) / (unattributed)
     CASE
         WHEN tr.driver IS NOT NULL THEN tr.driver
         WHEN sa.module IS NOT NULL THEN sa.module
@@ -65,7 +83,6 @@ SELECT
         WHEN a.stack_id IS NOT NULL THEN '(kernel)'
         ELSE '(unattributed)'
     END AS driver,
-    -- tag-rule | stack | pooltag | kernel | none
     CASE
         WHEN tr.driver IS NOT NULL THEN 'tag-rule'
         WHEN sa.module IS NOT NULL THEN 'stack'
@@ -73,7 +90,6 @@ SELECT
         WHEN a.stack_id IS NOT NULL THEN 'kernel'
         ELSE 'none'
     END AS attribution,
-    -- the attributing frame, when the stack chose the driver
     CASE WHEN tr.driver IS NULL THEN sa.call_site END AS call_site
 FROM pool_allocations AS a
 LEFT JOIN _tag_rule_match AS tr ON tr.tag = a.tag

@@ -110,7 +110,7 @@ def _stacks_per_event(t: dict[str, dict[str, np.ndarray]]) -> list[tuple]:
 
 def _expected(trace: SyntheticTrace) -> tuple[dict[str, dict[str, np.ndarray]], TraceInfo]:
     """The scenario's chunks: the scenario orders same-tick events by processor, as the reader."""
-    return _tables(list(scenario_chunks(trace)))
+    return _tables(list(scenario_chunks(trace, paired=False)))
 
 
 def _assert_same_images(got: dict[str, np.ndarray], exp: dict[str, np.ndarray]) -> None:
@@ -183,7 +183,8 @@ def test_roundtrip_one_cpu(tmp_path: Path) -> None:
     trace = _scenario(cpus=1)
     path = write_scenario_etl(trace, tmp_path / "one.etl")
     got, _ = _tables(list(read_etl(path, paired=False)))
-    exp, _ = _tables(list(scenario_chunks(trace)))  # one processor: scenario order as is
+    # One processor: the scenario order as it is.
+    exp, _ = _tables(list(scenario_chunks(trace, paired=False)))
     for name in exp["pool_events"]:
         if name != "stack_id":
             assert np.array_equal(got["pool_events"][name], exp["pool_events"][name]), name

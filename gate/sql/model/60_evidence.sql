@@ -2,6 +2,12 @@
 -- pool is 'nonpaged' or 'paged'; impacting_bytes follows the impacting definition.
 
 -- driver_tags: per driver, pool and tag.
+--   driver            driver name, (kernel) or (unattributed)
+--   pool              nonpaged | paged
+--   tag               pool tag
+--   impacting_bytes   the tag's share of the driver's impacting bytes (AIFO - AOFI)
+--   allocated_bytes   bytes allocated inside the window
+--   allocations       allocations made inside the window
 CREATE OR REPLACE TABLE driver_tags AS
 SELECT
     driver,
@@ -14,6 +20,12 @@ FROM allocations_windowed
 GROUP BY ALL;
 
 -- driver_call_sites: per driver, pool and attributing frame (only stack-attributed rows).
+--   driver            driver name
+--   pool              nonpaged | paged
+--   call_site         the attributing frame: 'module!function' or 'module+0xRVA'
+--   impacting_bytes   the call site's share of the driver's impacting bytes
+--   allocated_bytes   bytes allocated inside the window
+--   allocations       allocations made inside the window
 CREATE OR REPLACE TABLE driver_call_sites AS
 SELECT
     driver,
@@ -25,17 +37,3 @@ SELECT
 FROM allocations_windowed
 WHERE call_site IS NOT NULL
 GROUP BY ALL;
-
--- trace_quality: per trace, the facts the trace-quality rules judge.
-CREATE OR REPLACE TABLE trace_quality AS
-SELECT
-    t.trace_id,
-    t.source_path,
-    t.events_lost,
-    t.buffers_lost,
-    (SELECT count(*) FROM pool_allocations AS a WHERE a.trace_id = t.trace_id) AS pool_allocations,
-    (SELECT count(*) FROM pool_unmatched_frees AS f WHERE f.trace_id = t.trace_id)
-        AS unmatched_frees,
-    (SELECT count(*) FROM pool_allocations AS a
-     WHERE a.trace_id = t.trace_id AND a.free_kind = 'lost') AS lost_frees
-FROM traces AS t;

@@ -1,11 +1,32 @@
--- Per trace and driver metrics, continued: the table of metrics from the sums of
--- 30_metrics.sql and the peaks that gate/sql/peaks.py computed from its sweep events.
+-- Per trace and driver metrics (metrics.md, "Metrics, per trace and driver"), long format,
+-- from the sums below and the peaks that gate/sql/peaks.py computed from 30_sweep.sql.
 --
--- _peaks (trace_id, driver, nonpaged_peak_outstanding_bytes, nonpaged_transient_peak_bytes):
--- one row per trace and driver with sweep events, and one '(total)' row per trace, the peak
--- of the sum over all drivers.
+-- A driver appears in a trace when it has a pool allocation, a loaded kernel image, or code
+-- pages in the resident set. Each appearing driver gets every pool metric (0 when it did
+-- nothing in the window); active_code_bytes only where the trace has resident-set data.
+-- '(total)' rows hold the totals over all drivers; for peaks, the peak of the sum.
+
+CREATE OR REPLACE TABLE _trace_drivers AS
+SELECT DISTINCT trace_id, driver FROM allocations
+UNION
+SELECT DISTINCT trace_id, driver FROM images WHERE process_id = 0
+UNION
+SELECT DISTINCT trace_id, driver FROM resident_pages WHERE category = 'Driver' AND driver <> '';
+
+CREATE OR REPLACE TABLE _pool_sums AS
+SELECT
+    trace_id,
+    driver,
+    sum(CASE WHEN nonpaged THEN impacting_delta_bytes ELSE 0 END) AS nonpaged_impacting_bytes,
+    sum(CASE WHEN NOT nonpaged THEN impacting_delta_bytes ELSE 0 END) AS paged_impacting_bytes,
+    sum(CASE WHEN nonpaged AND allocated_inside THEN size_bytes ELSE 0 END)
+        AS nonpaged_allocated_bytes,
+    count(*) FILTER (WHERE nonpaged AND allocated_inside) AS nonpaged_allocations
+FROM allocations_windowed
+GROUP BY trace_id, driver;
 
 DROP TABLE _nonpaged_sweep;
+DROP TABLE _sweep_drivers;
 
 CREATE OR REPLACE TABLE _active_code AS
 SELECT t.trace_id, r.driver,
@@ -54,6 +75,10 @@ SELECT
 FROM traces AS t;
 
 -- driver_metrics: one row per trace, driver and metric that could be computed.
+--   trace_id   the trace (traces.trace_id)
+--   driver     driver name, (kernel), (unattributed), or (total) for all drivers together
+--   metric     metric name (gate/metrics.py), e.g. nonpaged_impacting_bytes
+--   value      the metric's value in its unit (bytes, or a count)
 CREATE OR REPLACE TABLE driver_metrics AS
 SELECT trace_id, driver, metric, value
 FROM (

@@ -1,0 +1,156 @@
+"""The judge: the rules' findings become one check per (metric, driver), waivers applied,
+with the evidence (top pool tags and call sites) of every check a reader must look at.
+
+Every figure comes from the model and the rule input views in a few whole-table queries:
+the measured values, the baseline, the limits that apply (`budget_limits`, where the `"*"`
+default is resolved) and, in one ranked query, the evidence of all checks at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+
+import duckdb
+
+from gate.budgets.model import WaiverRule
+from gate.metrics import evidence_for
+from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Waiver
+from gate.store.store import insert_rows, sql_text
+from gate.tables.drivers import TOTAL
+
+TOP_EVIDENCE = 5
+
+
+def judge(
+    con: duckdb.DuckDBPyConnection,
+    findings: list[Finding],
+    owners: dict[str, str],
+    waivers: Sequence[WaiverRule],
+    today: date,
+) -> list[Check]:
+    """Turn findings into one Check per (metric, driver), applying waivers.
+
+    Every limit that applies makes a check, so a driver within its budget passes visibly.
+    """
+    measured = {
+        (m, d): (v, n)
+        for d, m, v, n in con.execute(
+            "SELECT driver, metric, value, traces_seen FROM driver_metrics_aggregated"
+        ).fetchall()
+    }
+    baseline = {
+        (m, d): v
+        for d, m, v in con.execute("SELECT driver, metric, value FROM baseline_values").fetchall()
+    }
+    presence = dict(con.execute("SELECT driver, traces_seen FROM driver_presence").fetchall())
+    checks: dict[tuple[str, str], Check] = {}
+
+    def check_for(metric: str, driver: str) -> Check:
+        key = (metric, driver)
+        if key not in checks:
+            value, seen = measured.get(key, (None, presence.get(driver, 0)))
+            checks[key] = Check(
+                metric=metric,
+                driver=driver,
+                outcome=Outcome.PASS,
+                observed=value,
+                baseline=baseline.get(key),
+                traces_seen=int(seen),
+                owner=owners.get(driver),
+            )
+        return checks[key]
+
+    limits = con.execute(
+        "SELECT driver, metric, limit_value, budget_file, budget_line FROM budget_limits "
+        "ORDER BY driver = ?, driver, metric",
+        [TOTAL],
+    ).fetchall()
+    for driver, metric, limit, file, line in limits:
+        c = check_for(metric, driver)
+        c.limit = float(limit)
+        c.budget_file, c.budget_line = file, line
+    for f in findings:
+        c = check_for(f.metric, f.driver)
+        c.findings.append(f)
+        if c.limit is None and f.limit is not None:
+            c.limit = f.limit
+        if c.observed is None and f.observed is not None:
+            c.observed = f.observed
+        if c.baseline is None and f.baseline is not None:
+            c.baseline = f.baseline
+
+    for c in checks.values():
+        _decide(c, waivers, today)
+    attach_evidence(
+        con, [c for c in checks.values() if c.outcome.severity >= Outcome.WAIVED.severity]
+    )
+    return list(checks.values())
+
+
+def _decide(c: Check, waivers: Sequence[WaiverRule], today: date) -> None:
+    """The check's outcome: its worst finding, unless an active waiver covers it."""
+    worst = max((f.outcome for f in c.findings), key=lambda o: o.severity, default=Outcome.PASS)
+    if worst in (Outcome.FAIL, Outcome.WARN):
+        waiver = _matching_waiver(waivers, c.driver, c.metric)
+        if waiver is not None:
+            expired = waiver.is_expired(today)
+            c.waiver = Waiver(
+                waiver.driver,
+                waiver.metric,
+                waiver.reason,
+                waiver.expires.isoformat(),
+                expired,
+                waiver.file,
+                waiver.line,
+            )
+            if not expired:
+                worst = Outcome.WAIVED
+    c.outcome = worst
+    c.message = _message(c)
+
+
+def _matching_waiver(waivers: Sequence[WaiverRule], driver: str, metric: str) -> WaiverRule | None:
+    # An active waiver wins over an expired one for the same check.
+    matches = [w for w in waivers if w.driver == driver and w.metric in (None, metric)]
+    return max(matches, key=lambda w: w.expires, default=None)
+
+
+def _message(c: Check) -> str:
+    parts = [f.message for f in sorted(c.findings, key=lambda f: -f.outcome.severity)]
+    if c.waiver is not None:
+        if c.waiver.expired:
+            parts.append(
+                f"waiver expired on {c.waiver.expires} and waives nothing "
+                f"({c.waiver.file}:{c.waiver.line}: {c.waiver.reason})"
+            )
+        else:
+            parts.append(f"waived until {c.waiver.expires}: {c.waiver.reason}")
+    return "; ".join(parts)
+
+
+def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None:
+    """Give each check its top pool tags and call sites (`_evidence.sql`, one query for all).
+
+    Which pool's rows explain a metric, and by which figure they rank, is the metric
+    catalog's `evidence_for`; totals and metrics without pool evidence get none.
+    """
+    wanted: dict[tuple[str, str], Check] = {}
+    rows: list[list[object]] = []
+    for c in checks:
+        evidence = evidence_for(c.metric)
+        if c.driver == TOTAL or evidence is None:
+            continue
+        wanted[(c.driver, c.metric)] = c
+        rows.append([c.driver, c.metric, *evidence])
+    if not rows:
+        return
+    con.execute("DELETE FROM _evidence_wanted").fetchall()
+    insert_rows(con, "_evidence_wanted", rows)
+    found = con.execute(sql_text("gate.rules", "_evidence.sql"), [TOP_EVIDENCE]).fetchall()
+    for driver, metric, kind, name, impacting, allocated, allocations in found:
+        c = wanted[(driver, metric)]
+        if kind == "tag":
+            c.top_tags.append(TagUse(name, int(impacting), int(allocated), int(allocations)))
+        else:
+            c.top_sites.append(CallSite(name, int(impacting), int(allocated), int(allocations)))
