@@ -55,7 +55,7 @@ def input_kind(path: Path) -> str:
 
 def wpa_csv_trace(path: Path) -> tuple[list[Path], str]:
     """The exports that make up the trace `path` belongs to, and the trace's source name."""
-    from gate.inputs.wpa_csv import source_name, wpa_csv_group
+    from gate.inputs.wpa import source_name, wpa_csv_group
 
     group = wpa_csv_group(path)
     return group, source_name(group)
@@ -77,7 +77,7 @@ def read_trace(
 
         return scenario_chunks(generate(load_scenario(path)))
     if kind == "wpa-csv":
-        from gate.inputs.wpa_csv import read_wpa_csv
+        from gate.inputs.wpa import read_wpa_csv
 
         return read_wpa_csv(wpa_csv_trace(path)[0])
     raise ValueError(f"{path}: {kind!r} is not a reader kind")

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from gate.cli import app
 from gate.errors import CsvFormatError
 from gate.inputs.scenario import POOL_FREE, SyntheticTrace, generate, parse_scenario
-from gate.inputs.wpa_csv import read_wpa_csv, wpa_csv_group
+from gate.inputs.wpa import read_wpa_csv, wpa_csv_group
 from gate.tables.chunks import Chunk, TraceInfo
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"

@@ -1,0 +1,273 @@
+"""Reading one WPA CSV export: encoding, delimiter, locale number formats, and cells with
+errors that name the file, line and column."""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gate.errors import CsvFormatError
+from gate.inputs.wpa.columns import (
+    BYTE_UNITS,
+    EXPECTED,
+    NONE_WORDS,
+    TIME_UNITS,
+    TOTAL_WORDS,
+    header_key,
+)
+
+# Grouping characters that never mean a decimal mark (French and Swiss style).
+_ALWAYS_GROUPING = ("\u00a0", "\u202f", " ", "'")
+
+
+# --- reading the text ---------------------------------------------------------------------------
+
+
+def _encoding(path: Path) -> str:
+    with path.open("rb") as fh:
+        head = fh.read(4)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _delimiter(first_line: str) -> str:
+    # wpaexporter's -delimiter can change the comma; pick the candidate that splits the header most.
+    counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+@dataclass
+class CsvFile:
+    path: Path
+    header: list[str]
+    delimiter: str
+    encoding: str
+
+    def rows(self) -> Iterator[tuple[int, list[str]]]:
+        """Data rows with their 1-based line numbers; blank lines are skipped."""
+        try:
+            with self.path.open(encoding=self.encoding, newline="") as fh:
+                reader = csv.reader(fh, delimiter=self.delimiter)
+                next(reader, None)
+                for row in reader:
+                    if row and any(cell.strip() for cell in row):
+                        yield reader.line_num, row
+        except UnicodeDecodeError as exc:
+            raise CsvFormatError(f"{self.path}: not UTF-8 text ({exc.reason})") from None
+        except csv.Error as exc:
+            raise CsvFormatError(f"{self.path}: malformed CSV: {exc}") from None
+
+
+def open_csv(path: Path) -> CsvFile:
+    try:
+        encoding = _encoding(path)
+        with path.open(encoding=encoding, newline="") as fh:
+            first = fh.readline()
+    except OSError as exc:
+        raise CsvFormatError(f"{path}: cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
+    if not first.strip():
+        raise CsvFormatError(f"{path}: empty file: no header row; expected {EXPECTED}")
+    delimiter = _delimiter(first)
+    header = next(csv.reader([first], delimiter=delimiter))
+    return CsvFile(path, [h.strip().lstrip("\ufeff") for h in header], delimiter, encoding)
+
+
+# --- numbers -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NumberFormat:
+    decimal: str  # '.' or ','
+
+    @property
+    def grouping(self) -> str:
+        return "," if self.decimal == "." else "."
+
+    def describe(self) -> str:
+        if self.decimal == ".":
+            return "'.' decimal point, ',' thousands separator (English-style)"
+        return "',' decimal comma, '.' thousands separator (German-style)"
+
+
+_GROUPED = {
+    ".": re.compile(r"^[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?$"),
+    ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
+}
+_PLAIN = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+
+
+def _decimal_evidence(cell: str, integer: bool) -> str | None:
+    """The decimal mark a number cell proves, or None when either reading fits."""
+    s = cell.strip()
+    for ch in _ALWAYS_GROUPING:
+        s = s.replace(ch, "")
+    has_dot, has_comma = "." in s, "," in s
+    if has_dot and has_comma:
+        return "." if s.rfind(".") > s.rfind(",") else ","
+    if not (has_dot or has_comma):
+        return None
+    sep = "." if has_dot else ","
+    other = "," if sep == "." else "."
+    if integer or s.count(sep) > 1:
+        return other  # a whole number can only be grouped
+    digits_after = len(s) - s.rfind(sep) - 1
+    return sep if digits_after != 3 else None
+
+
+def _parse_number(cell: str, fmt: NumberFormat) -> float | None:
+    """A number cell under a file's format; None when it is not a number."""
+    s = cell.strip()
+    for ch in _ALWAYS_GROUPING:
+        s = s.replace(ch, "")
+    if fmt.grouping in s:
+        if not _GROUPED[fmt.decimal].match(s):
+            return None
+        s = s.replace(fmt.grouping, "")
+    if fmt.decimal == ",":
+        if "." in s:
+            return None
+        s = s.replace(",", ".")
+    if not _PLAIN.match(s):
+        return None
+    return float(s)
+
+
+# --- one file ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Columns:
+    """Where each needed column sits, with its unit scale and kind."""
+
+    index: dict[str, int]
+    header: list[str]
+    byte_scale: int = 1
+    time_scale: dict[str, float] = field(default_factory=dict)
+
+    def display(self, name: str) -> str:
+        return self.header[self.index[name]]
+
+
+def missing_column(path: Path, header: list[str], name: str) -> CsvFormatError:
+    found = ", ".join(h for h in header if h) or "no columns"
+    return CsvFormatError(f"{path}: column '{name}' is missing (found: {found})")
+
+
+def size_scale(path: Path, header: list[str], index: int) -> int:
+    unit = header_key(header[index])[1]
+    if unit not in BYTE_UNITS:
+        raise CsvFormatError(
+            f"{path}: column '{header[index]}': unknown size unit '{unit}' (expected B, KB or MB)"
+        )
+    return BYTE_UNITS[unit]
+
+
+def time_scale(path: Path, header: list[str], index: int) -> float:
+    unit = header_key(header[index])[1]
+    if unit not in TIME_UNITS:
+        raise CsvFormatError(
+            f"{path}: column '{header[index]}': unknown time unit '{unit}' (expected s, ms, µs)"
+        )
+    return TIME_UNITS[unit]
+
+
+class FileReader:
+    """Reads one export's rows into columns, with errors that name file, line and column."""
+
+    def __init__(self, csvf: CsvFile, cols: Columns, numeric: dict[str, bool]) -> None:
+        self.csvf = csvf
+        self.cols = cols
+        self.numeric = numeric  # column name -> True when it holds whole numbers only
+        self.fmt = NumberFormat(".")
+        self.fmt_note = ""
+        self.notes: list[str] = []
+
+    @property
+    def path(self) -> Path:
+        return self.csvf.path
+
+    def error(self, line: int, name: str, problem: str) -> CsvFormatError:
+        column = self.cols.index[name] + 1
+        return CsvFormatError(f"{self.path}:{line}:{column}: {problem}")
+
+    def cell(self, row: list[str], name: str) -> str:
+        index = self.cols.index.get(name)
+        if index is None or index >= len(row):
+            return ""
+        return row[index].strip()
+
+    def detect_format(self) -> None:
+        # Time columns first: WPA prints times with 9 decimals, so the first one usually decides.
+        order = sorted(self.numeric, key=lambda n: not n.endswith("_s"))
+        for line, row in self.csvf.rows():
+            for name in order:
+                value = self.cell(row, name)
+                if value.lower() in NONE_WORDS:
+                    continue
+                mark = _decimal_evidence(value, self.numeric[name])
+                if mark:
+                    self.fmt = NumberFormat(mark)
+                    self.fmt_note = (
+                        f"{self.path.name}: numbers read with {self.fmt.describe()}, from "
+                        f"'{self.cols.display(name)}' at line {line}"
+                    )
+                    return
+        self.fmt_note = (
+            f"{self.path.name}: no number shows its decimal mark; read with {self.fmt.describe()}"
+        )
+
+    def number(self, line: int, row: list[str], name: str) -> float:
+        value = self.cell(row, name)
+        parsed = _parse_number(value, self.fmt)
+        if parsed is None or (self.numeric[name] and not float(parsed).is_integer()):
+            kind = "a whole number" if self.numeric[name] else "a number"
+            raise self.error(
+                line,
+                name,
+                f"'{self.cols.display(name)}' value {value!r} is not {kind} "
+                f"(numbers in this file use {self.fmt.describe()})",
+            )
+        return parsed
+
+    def optional_number(self, line: int, row: list[str], name: str) -> float | None:
+        if name not in self.cols.index or self.cell(row, name).lower() in NONE_WORDS:
+            return None
+        return self.number(line, row, name)
+
+    def is_summary(self, row: list[str], label_columns: tuple[str, ...]) -> bool:
+        first = row[0].strip().lower() if row else ""
+        if first in TOTAL_WORDS:
+            return True
+        return all(self.cell(row, name).lower() in NONE_WORDS for name in label_columns)
+
+    def rows(self, label_columns: tuple[str, ...]) -> Iterator[tuple[int, list[str]]]:
+        """Data rows; a trailing summary row is skipped with a note, an inner one is an error."""
+        pending: tuple[int, list[str]] | None = None
+        for line, row in self.csvf.rows():
+            if pending is not None:
+                raise CsvFormatError(
+                    f"{self.path}:{pending[0]}: a summary row ({_label(pending[1])}) inside the "
+                    "data: export raw rows (a profile with no key columns), not a grouped table"
+                )
+            if self.is_summary(row, label_columns):
+                pending = (line, row)
+                continue
+            yield line, row
+        if pending is not None:
+            self.notes.append(
+                f"{self.path.name}:{pending[0]}: skipped the summary row ({_label(pending[1])}) "
+                "at the end of the export"
+            )
+
+
+def _label(row: list[str]) -> str:
+    first = row[0].strip() if row else ""
+    return repr(first) if first else "first cell empty"
