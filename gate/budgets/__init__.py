@@ -4,7 +4,7 @@
 first budget file from measured figures. The format is described in docs/budgets.md.
 """
 
-from gate.budgets.loader import check_budgets, load_budgets
+from gate.budgets.loader import load_budgets
 from gate.budgets.model import (
     METRICS,
     Attribution,
@@ -24,7 +24,6 @@ __all__ = [
     "Limit",
     "TagRule",
     "WaiverRule",
-    "check_budgets",
     "load_budgets",
     "propose_budgets",
 ]

@@ -43,7 +43,7 @@ from gate.budgets.model import (
 from gate.errors import BudgetError
 from gate.units import format_window, parse_bytes, parse_count, parse_percent, parse_window
 
-__all__ = ["check_budgets", "expand_budget_paths", "load_budgets", "tag_pattern_is_valid"]
+__all__ = ["expand_budget_paths", "load_budgets", "tag_pattern_is_valid"]
 
 TOP_LEVEL_KEYS = (
     "version",
@@ -730,7 +730,8 @@ def _percent_text(fraction: float) -> str:
 # --- merging files ----------------------------------------------------------------------------
 
 
-def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> BudgetSet:
+def _merge_settings(files: list[_FileBudgets], problems: _Problems) -> dict[str, _Setting]:
+    """The run-wide settings; the same key with two values in two files is a problem."""
     settings: dict[str, _Setting] = {}
     for parsed in files:
         for key, setting in parsed.settings.items():
@@ -743,96 +744,120 @@ def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> Budge
                     key,
                     f"{setting.shown} conflicts with {first.shown} at {first.place}",
                 )
+    return settings
 
-    def setting(key: str, default: Any) -> Any:
-        return settings[key].value if key in settings else default
 
-    warn_at = setting("warn_at", DEFAULT_WARN_AT)
-    tolerance_percent = setting("baseline.tolerance_percent", DEFAULT_TOLERANCE_PERCENT)
-    tolerance_min_bytes = setting("baseline.tolerance_min_bytes", DEFAULT_TOLERANCE_MIN_BYTES)
+@dataclass(frozen=True)
+class _Thresholds:
+    """The run's defaults that a driver entry may override."""
 
-    drivers: dict[str, DriverBudget] = {}
-    driver_places: dict[str, _Place] = {}
-    totals: dict[str, Limit] = {}
-    total_places: dict[str, _Place] = {}
-    tag_rules: list[TagRule] = []
-    tag_places: dict[str, tuple[TagRule, _Place]] = {}
-    skip_modules: list[str] = []
-    pooltag_paths: list[Path] = []
-    waivers: list[WaiverRule] = []
-    for parsed in files:
+    warn_at: float
+    tolerance_percent: float
+    tolerance_min_bytes: int
+
+    def budget(self, entry: _DriverEntry) -> DriverBudget:
+        def own(value: Any, default: Any) -> Any:
+            return default if value is None else value
+
+        return DriverBudget(
+            driver=entry.name,
+            owner=entry.owner,
+            limits=MappingProxyType({m: entry.limits[m] for m in METRICS if m in entry.limits}),
+            warn_at=own(entry.warn_at, self.warn_at),
+            tolerance_percent=own(entry.tolerance_percent, self.tolerance_percent),
+            tolerance_min_bytes=own(entry.tolerance_min_bytes, self.tolerance_min_bytes),
+            file=entry.place.source.name,
+            line=entry.place.line,
+        )
+
+
+class _Merged:
+    """Entries of every file, each defined once: a second definition is a problem that names
+    the first one's place."""
+
+    def __init__(self, problems: _Problems, thresholds: _Thresholds) -> None:
+        self.problems = problems
+        self.thresholds = thresholds
+        self.drivers: dict[str, DriverBudget] = {}
+        self.driver_places: dict[str, _Place] = {}
+        self.totals: dict[str, Limit] = {}
+        self.total_places: dict[str, _Place] = {}
+        self.tag_rules: list[TagRule] = []
+        self.tag_places: dict[str, tuple[TagRule, _Place]] = {}
+        self.skip_modules: list[str] = []
+        self.pooltag_paths: list[Path] = []
+        self.waivers: list[WaiverRule] = []
+
+    def add(self, parsed: _FileBudgets) -> None:
         for entry in parsed.drivers:
-            first_place = driver_places.get(entry.name)
+            first_place = self.driver_places.get(entry.name)
             if first_place is not None:
                 # Within one file the duplicate key was already reported by the mapping reader.
-                problems.at(
-                    entry.place,
-                    None,
-                    f"driver '{entry.name}' is already defined at {first_place}",
+                self.problems.at(
+                    entry.place, None, f"driver '{entry.name}' is already defined at {first_place}"
                 )
                 continue
-            driver_places[entry.name] = entry.place
-            drivers[entry.name] = DriverBudget(
-                driver=entry.name,
-                owner=entry.owner,
-                limits=MappingProxyType({m: entry.limits[m] for m in METRICS if m in entry.limits}),
-                warn_at=warn_at if entry.warn_at is None else entry.warn_at,
-                tolerance_percent=(
-                    tolerance_percent
-                    if entry.tolerance_percent is None
-                    else entry.tolerance_percent
-                ),
-                tolerance_min_bytes=(
-                    tolerance_min_bytes
-                    if entry.tolerance_min_bytes is None
-                    else entry.tolerance_min_bytes
-                ),
-                file=entry.place.source.name,
-                line=entry.place.line,
-            )
+            self.driver_places[entry.name] = entry.place
+            self.drivers[entry.name] = self.thresholds.budget(entry)
         for limit, place in parsed.totals:
-            if limit.metric in total_places:
-                problems.at(
+            if limit.metric in self.total_places:
+                self.problems.at(
                     place,
                     f"totals.{limit.metric}",
-                    f"the total is already limited at {total_places[limit.metric]}",
+                    f"the total is already limited at {self.total_places[limit.metric]}",
                 )
                 continue
-            total_places[limit.metric] = place
-            totals[limit.metric] = limit
+            self.total_places[limit.metric] = place
+            self.totals[limit.metric] = limit
         for rule, place in parsed.tag_rules:
-            if rule.pattern in tag_places:
-                first_rule, first_place = tag_places[rule.pattern]
-                problems.at(
+            if rule.pattern in self.tag_places:
+                first_rule, first_place = self.tag_places[rule.pattern]
+                self.problems.at(
                     place,
                     f"attribution.tags.{rule.pattern}",
                     f"the pattern already maps to '{first_rule.driver}' at {first_place}",
                 )
                 continue
-            tag_places[rule.pattern] = (rule, place)
-            tag_rules.append(rule)
-        skip_modules.extend(m for m in parsed.skip_modules if m not in skip_modules)
-        pooltag_paths.extend(p for p in parsed.pooltag_paths if p not in pooltag_paths)
-        waivers.extend(parsed.waivers)
+            self.tag_places[rule.pattern] = (rule, place)
+            self.tag_rules.append(rule)
+        self.skip_modules.extend(m for m in parsed.skip_modules if m not in self.skip_modules)
+        self.pooltag_paths.extend(p for p in parsed.pooltag_paths if p not in self.pooltag_paths)
+        self.waivers.extend(parsed.waivers)
 
+
+def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> BudgetSet:
+    settings = _merge_settings(files, problems)
+
+    def setting(key: str, default: Any) -> Any:
+        return settings[key].value if key in settings else default
+
+    thresholds = _Thresholds(
+        warn_at=setting("warn_at", DEFAULT_WARN_AT),
+        tolerance_percent=setting("baseline.tolerance_percent", DEFAULT_TOLERANCE_PERCENT),
+        tolerance_min_bytes=setting("baseline.tolerance_min_bytes", DEFAULT_TOLERANCE_MIN_BYTES),
+    )
+    merged = _Merged(problems, thresholds)
+    for parsed in files:
+        merged.add(parsed)
+    drivers = merged.drivers
     default = drivers.pop(DEFAULT_DRIVER, None)
     return BudgetSet(
         files=tuple(parsed.source.name for parsed in files),
         drivers=MappingProxyType(dict(sorted(drivers.items()))),
         default=default,
-        totals=MappingProxyType({m: totals[m] for m in METRICS if m in totals}),
-        warn_at=warn_at,
-        tolerance_percent=tolerance_percent,
-        tolerance_min_bytes=tolerance_min_bytes,
+        totals=MappingProxyType({m: merged.totals[m] for m in METRICS if m in merged.totals}),
+        warn_at=thresholds.warn_at,
+        tolerance_percent=thresholds.tolerance_percent,
+        tolerance_min_bytes=thresholds.tolerance_min_bytes,
         unbudgeted=setting("unbudgeted", "warn"),
         window=setting("window", None),
         aggregate=setting("aggregate", "max"),
         attribution=Attribution(
-            skip_modules=tuple(skip_modules),
-            tag_rules=tuple(tag_rules),
-            pooltag_paths=tuple(pooltag_paths),
+            skip_modules=tuple(merged.skip_modules),
+            tag_rules=tuple(merged.tag_rules),
+            pooltag_paths=tuple(merged.pooltag_paths),
         ),
-        waivers=tuple(waivers),
+        waivers=tuple(merged.waivers),
         today=today,
     )
 
@@ -895,8 +920,3 @@ def load_budgets(paths: Sequence[Path | str], today: date | None = None) -> Budg
     if problems.items:
         raise BudgetError(problems.lines())
     return budgets
-
-
-def check_budgets(paths: Sequence[Path | str], today: date | None = None) -> BudgetSet:
-    """What `gate budgets check PATH...` runs: `load_budgets`, folders expanded to their YAML."""
-    return load_budgets(paths, today=today)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 from gate.budgets.model import COUNT_METRICS, DEFAULT_DRIVER, DEFAULT_WARN_AT, METRICS
+from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_bytes, format_count
 
 __all__ = ["propose_budgets", "tidy_count", "tidy_size", "write_size"]
@@ -77,6 +78,62 @@ def _median(values: list[int]) -> int:
     return ordered[(len(ordered) - 1) // 2]
 
 
+def _chosen(
+    measured: Mapping[str, Mapping[str, float]],
+    totals: Mapping[str, float],
+    metrics: Sequence[str] | None,
+) -> list[str]:
+    """The metrics to propose limits for, in `METRICS` order."""
+    if metrics is None:
+        seen = {m for values in measured.values() for m in values} | set(totals)
+        return [m for m in METRICS if m in seen]
+    unknown = [m for m in metrics if m not in METRICS]
+    if unknown:
+        raise ValueError(f"unknown metric(s) {', '.join(unknown)}: use {', '.join(METRICS)}")
+    return [m for m in METRICS if m in metrics]
+
+
+def _header(headroom: float, window: str | None, aggregate: str | None) -> list[str]:
+    lines = [
+        "# Budgets proposed by `gate` from measured figures.",
+        f"# Each limit is the measured value plus {headroom * 100:g}% headroom, rounded up to a",
+        '# tidy binary size; "*" gets the median of the proposed limits. Review every limit',
+        "# and add owners before committing. The format is described in docs/budgets.md.",
+        "version: 1",
+    ]
+    if window is not None:
+        lines.append(f'window: "{window}"')
+    if aggregate is not None:
+        lines.append(f"aggregate: {aggregate}")
+    lines.append(f"warn_at: {DEFAULT_WARN_AT * 100:g}%")
+    return lines
+
+
+def _driver_lines(drivers: dict[str, dict[str, tuple[int, float]]], chosen: list[str]) -> list[str]:
+    """The `drivers:` section: the "*" default (per metric, the median of the proposed driver
+    limits) and each driver's limits with the measured value beside them."""
+    default_lines = []
+    for metric in chosen:
+        # Attribution buckets such as "(kernel)" are not drivers a default would stand for.
+        proposed = [
+            limits[metric][0]
+            for name, limits in drivers.items()
+            if metric in limits and name not in RESERVED_NAMES
+        ]
+        if proposed:
+            default_lines.append(f"    {metric}: {_written(metric, _median(proposed))}")
+    lines = ["drivers:"] if drivers or default_lines else []
+    if default_lines:
+        lines.append(f"  {_yaml_key(DEFAULT_DRIVER)}:  # any driver without its own entry")
+        lines.extend(default_lines)
+    for name, limits in drivers.items():
+        lines.append(f"  {_yaml_key(name)}:")
+        for metric, (limit, value) in limits.items():
+            written = _written(metric, limit)
+            lines.append(f"    {metric}: {written}  # measured {_shown(metric, value)}")
+    return lines
+
+
 def propose_budgets(
     measured: Mapping[str, Mapping[str, float]],
     totals: Mapping[str, float],
@@ -96,14 +153,7 @@ def propose_budgets(
     """
     if not math.isfinite(headroom) or headroom < 0:
         raise ValueError(f"headroom {headroom!r} must be 0 or more, e.g. 0.2 for 20%")
-    if metrics is None:
-        seen = {m for values in measured.values() for m in values} | set(totals)
-        chosen = [m for m in METRICS if m in seen]
-    else:
-        unknown = [m for m in metrics if m not in METRICS]
-        if unknown:
-            raise ValueError(f"unknown metric(s) {', '.join(unknown)}: use {', '.join(METRICS)}")
-        chosen = [m for m in METRICS if m in metrics]
+    chosen = _chosen(measured, totals, metrics)
     # Exact arithmetic: in floats 1000 × 1.2 is 1200.0000000000002, which would round up a step.
     factor = 1 + Fraction(headroom).limit_denominator(10_000)
 
@@ -120,40 +170,7 @@ def propose_budgets(
         if limits:
             drivers[name] = limits
 
-    lines = [
-        "# Budgets proposed by `gate` from measured figures.",
-        f"# Each limit is the measured value plus {headroom * 100:g}% headroom, rounded up to a",
-        '# tidy binary size; "*" gets the median of the proposed limits. Review every limit',
-        "# and add owners before committing. The format is described in docs/budgets.md.",
-        "version: 1",
-    ]
-    if window is not None:
-        lines.append(f'window: "{window}"')
-    if aggregate is not None:
-        lines.append(f"aggregate: {aggregate}")
-    lines.append(f"warn_at: {DEFAULT_WARN_AT * 100:g}%")
-
-    default_lines = []
-    for metric in chosen:
-        # Attribution buckets such as "(kernel)" are not drivers a default would stand for.
-        proposed = [
-            limits[metric][0]
-            for name, limits in drivers.items()
-            if metric in limits and not name.startswith("(")
-        ]
-        if proposed:
-            default_lines.append(f"    {metric}: {_written(metric, _median(proposed))}")
-    if drivers or default_lines:
-        lines.append("drivers:")
-    if default_lines:
-        lines.append(f"  {_yaml_key(DEFAULT_DRIVER)}:  # any driver without its own entry")
-        lines.extend(default_lines)
-    for name, limits in drivers.items():
-        lines.append(f"  {_yaml_key(name)}:")
-        for metric, (limit, value) in limits.items():
-            written = _written(metric, limit)
-            lines.append(f"    {metric}: {written}  # measured {_shown(metric, value)}")
-
+    lines = _header(headroom, window, aggregate) + _driver_lines(drivers, chosen)
     total_lines = [
         f"  {metric}: {_written(metric, _proposed(metric, value, factor))}"
         f"  # measured {_shown(metric, value)}"

@@ -31,7 +31,7 @@ from gate.inputs.etl import layouts as L
 from gate.inputs.etl import payloads as P
 from gate.inputs.etl import resident as R
 from gate.inputs.etl.reader import SYNTHETIC_LOGGER_PREFIX
-from gate.inputs.scenario import Scenario, SyntheticTrace
+from gate.inputs.scenario.model import ImageSpec, Scenario, SyntheticTrace
 from gate.synthetic.writer import EtlWriter
 from gate.tables.chunks import POOL_ALLOC
 from gate.tables.drivers import driver_name
@@ -133,6 +133,210 @@ def resident_records(sc: Scenario) -> tuple[dict[str, int], np.ndarray]:
     return files, pages
 
 
+class _ScenarioWriter:
+    """Writes one synthetic trace's records, section by section, in the order a kernel logs
+    them (see the module docstring)."""
+
+    def __init__(
+        self,
+        trace: SyntheticTrace,
+        w: EtlWriter,
+        stack_addresses: list[np.ndarray],
+        *,
+        perfinfo: bool,
+        cache: bool,
+    ) -> None:
+        self.trace = trace
+        self.sc = sc = trace.scenario
+        self.w = w
+        self.ps = ps = sc.pointer_size_bytes
+        self.perfinfo_pool = perfinfo
+        self.stack_cache = cache
+        self.ht_system = L.HT_SYSTEM64 if ps == 8 else L.HT_SYSTEM32
+        self.ht_perfinfo = L.HT_PERFINFO64 if ps == 8 else L.HT_PERFINFO32
+        self.ticks = trace.ticks.astype(np.int64) + SYNC_BASE_TICKS
+        self.end_ts = SYNC_BASE_TICKS + round(sc.duration_s * 10_000_000)
+        self.frame_bytes = [a.astype(f"<u{ps}").tobytes() for a in _stack_addresses(trace, ps)]
+
+    def image_record(self, hook: int, ts: int, img: ImageSpec) -> None:
+        payload = P.encode(
+            P.IMAGE_V3,
+            self.ps,
+            img.path,
+            ImageBase=img.base,
+            ImageSize=img.size,
+            ProcessId=0,
+            DefaultBase=img.base,
+        )
+        self.w.write_record(
+            header_type=self.ht_system,
+            hook_id=hook,
+            version=_IMAGE_VERSION,
+            timestamp=ts,
+            payload=payload,
+            cpu=0,
+        )
+
+    def _timed_images(self) -> list[tuple[int, int, ImageSpec]]:
+        """Image loads and unloads by time: they are merged into cpu 0's stream."""
+        timed: list[tuple[int, int, ImageSpec]] = []
+        for img in self.sc.images:
+            if img.load_s is not None:
+                timed.append((SYNC_BASE_TICKS + round(img.load_s * 1e7), D.HOOK_IMAGE_LOAD, img))
+            if img.unload_s is not None:
+                timed.append(
+                    (SYNC_BASE_TICKS + round(img.unload_s * 1e7), D.HOOK_IMAGE_UNLOAD, img)
+                )
+        timed.sort(key=lambda t: t[0])
+        return timed
+
+    def _pool_payloads(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per event: the plain and the session payload, the hook id, the stack record head."""
+        t, ps, n = self.trace, self.ps, self.trace.event_count
+        session = t.session_id >= 0
+        alloc = t.event == POOL_ALLOC
+        fields = {
+            "PoolType": t.pool_type,
+            "Tag": P.encode_tags(t.tag) if n else np.zeros(0, np.uint32),
+            "NumberOfBytes": t.size_bytes.astype(np.uint64),
+            "Entry": t.address,
+        }
+        plain = P.encode_fixed(P.POOL, ps, n, **fields)
+        with_session = P.encode_fixed(P.POOL_SESSION, ps, n, **fields, SessionId=t.session_id)
+        hooks = np.where(
+            alloc,
+            np.where(session, D.HOOK_POOL_ALLOC_SESSION, D.HOOK_POOL_ALLOC),
+            np.where(session, D.HOOK_POOL_FREE_SESSION, D.HOOK_POOL_FREE),
+        )
+        key = {"StackKey": _stack_keys(np.maximum(t.stack_id, 0))} if self.stack_cache else {}
+        stack_head = P.encode_fixed(
+            P.STACK_KEY_REF if self.stack_cache else P.STACK_WALK,
+            ps,
+            n,
+            EventTimeStamp=self.ticks,
+            StackProcess=SYSTEM_PROCESS_ID,
+            StackThread=t.thread_id,
+            **key,
+        )
+        return plain, with_session, hooks, stack_head
+
+    def pool_events(self) -> None:
+        """Every pool event on its processor at its tick, its stack right after it, and the
+        image loads and unloads before the first pool event at or after their time."""
+        t, n = self.trace, self.trace.event_count
+        plain, with_session, hooks, stack_head = self._pool_payloads()
+        timed = self._timed_images()
+        image_ticks = np.array([x[0] for x in timed], dtype=np.int64)
+        image_at = [*np.searchsorted(self.ticks, image_ticks, side="left").tolist(), n + 1]
+        write = self.w.write_record
+        pool_ht = self.ht_perfinfo if self.perfinfo_pool else self.ht_system
+        # Real traces log stack walks with PERFINFO headers; the payload has the thread.
+        stack_hook = D.HOOK_STACK_KEY_KERNEL if self.stack_cache else D.HOOK_STACK_WALK
+        with_stack = (t.event == POOL_ALLOC) & (t.stack_id >= 0)
+        ticks_l, cpu_l, tid_l = self.ticks.tolist(), t.cpu.tolist(), t.thread_id.tolist()
+        hook_l, session_l = hooks.tolist(), (t.session_id >= 0).tolist()
+        stack_l = np.where(with_stack, t.stack_id, -1).tolist()
+        thread = {} if self.perfinfo_pool else {"process_id": SYSTEM_PROCESS_ID}
+        next_image = 0
+        for i in range(n):
+            while image_at[next_image] <= i:
+                self.image_record(timed[next_image][1], timed[next_image][0], timed[next_image][2])
+                next_image += 1
+            ts, cpu = ticks_l[i], cpu_l[i]
+            payload = (with_session[i] if session_l[i] else plain[i]).tobytes()
+            if not self.perfinfo_pool:
+                thread["thread_id"] = tid_l[i]
+            write(
+                header_type=pool_ht,
+                hook_id=hook_l[i],
+                version=_POOL_VERSION,
+                timestamp=ts,
+                payload=payload,
+                cpu=cpu,
+                **thread,
+            )
+            sid = stack_l[i]
+            if sid >= 0:
+                body = stack_head[i].tobytes()
+                if not self.stack_cache:
+                    body += self.frame_bytes[sid]
+                write(
+                    header_type=self.ht_perfinfo,
+                    hook_id=stack_hook,
+                    version=2,
+                    timestamp=ts,
+                    payload=body,
+                    cpu=cpu,
+                )
+        for ts, hook, img in timed[next_image:]:
+            self.image_record(hook, ts, img)
+
+    def stack_definitions(self) -> None:
+        """With stack caching: the key definitions, as an end-of-trace rundown (0x1824)."""
+        for sid, fb in enumerate(self.frame_bytes):
+            key = P.encode_fixed(
+                P.STACK_DEFINITION, self.ps, 1, StackKey=_STACK_KEY_BASE + 0x40 * sid
+            )
+            self.w.write_record(
+                header_type=self.ht_perfinfo,
+                hook_id=0x1824,
+                version=2,
+                timestamp=self.end_ts,
+                payload=key.tobytes() + fb,
+                cpu=0,
+            )
+
+    def resident_set(self) -> None:
+        """SystemConfig CPU (the page size), the files' names, one PageInMemory per page."""
+        sc, ps, write = self.sc, self.ps, self.w.write_record
+        files, pages = resident_records(sc)
+        config = P.encode(
+            P.SYSCONFIG_CPU, ps, NumberOfProcessors=max(sc.cpus, 1), PageSize=sc.page_size_bytes
+        )
+        common = {"timestamp": self.end_ts, "cpu": 0}
+        write(
+            header_type=self.ht_system,
+            hook_id=D.HOOK_SYSCONFIG_CPU,
+            version=3,
+            payload=config,
+            **common,
+        )
+        for file_path, file_object in files.items():
+            write(
+                header_type=self.ht_system,
+                hook_id=D.HOOK_FILE_NAME_RUNDOWN,
+                version=2,
+                payload=P.encode(P.FILE_NAME, ps, file_path, FileObject=file_object),
+                **common,
+            )
+        for row in pages:
+            write(
+                header_type=self.ht_perfinfo,
+                hook_id=D.HOOK_PAGE_IN_MEMORY,
+                version=_PAGE_VERSION,
+                payload=row.tobytes(),
+                **common,
+            )
+
+
+def _stack_addresses(trace: SyntheticTrace, pointer_size: int) -> list[np.ndarray]:
+    """Each stack's frames as absolute addresses (image base + offset)."""
+    images = {img.name: img for img in trace.scenario.images}
+    out: list[np.ndarray] = []
+    for frames in trace.stacks:
+        addrs = []
+        for f in frames:
+            img = images.get(f.module)
+            if img is None:
+                raise ValueError(f"stack frame {f}: {f.module} is not an image of the scenario")
+            addrs.append(img.base + f.rva)
+        out.append(np.array(addrs, dtype=np.uint64))
+    limit = (1 << (8 * pointer_size)) - 1
+    if trace.event_count and int(trace.address.max()) > limit:
+        raise ValueError(f"pool addresses do not fit {pointer_size}-byte pointers")
+    return out
+
+
 def write_scenario_etl(
     trace: SyntheticTrace,
     path: str | os.PathLike[str],
@@ -144,59 +348,11 @@ def write_scenario_etl(
 ) -> Path:
     """Write `trace` as an `.etl` file at `path` (atomically) and return the path."""
     sc = trace.scenario
-    ps = sc.pointer_size_bytes
-    limit = (1 << (8 * ps)) - 1
-    images = {img.name: img for img in sc.images}
-    stack_addresses: list[np.ndarray] = []
-    for frames in trace.stacks:
-        addrs = []
-        for f in frames:
-            img = images.get(f.module)
-            if img is None:
-                raise ValueError(f"stack frame {f}: {f.module} is not an image of the scenario")
-            addrs.append(img.base + f.rva)
-        stack_addresses.append(np.array(addrs, dtype=np.uint64))
-    if trace.event_count and int(trace.address.max()) > limit:
-        raise ValueError(f"pool addresses do not fit {ps}-byte pointers")
-
-    ticks = trace.ticks.astype(np.int64) + SYNC_BASE_TICKS
-    n = trace.event_count
-    session = trace.session_id >= 0
-    alloc = trace.event == POOL_ALLOC
-    tags = P.encode_tags(trace.tag) if n else np.zeros(0, np.uint32)
-    fields = {
-        "PoolType": trace.pool_type,
-        "Tag": tags,
-        "NumberOfBytes": trace.size_bytes.astype(np.uint64),
-        "Entry": trace.address,
-    }
-    plain = P.encode_fixed(P.POOL, ps, n, **fields)
-    with_session = P.encode_fixed(P.POOL_SESSION, ps, n, **fields, SessionId=trace.session_id)
-    hooks = np.where(
-        alloc,
-        np.where(session, D.HOOK_POOL_ALLOC_SESSION, D.HOOK_POOL_ALLOC),
-        np.where(session, D.HOOK_POOL_FREE_SESSION, D.HOOK_POOL_FREE),
-    )
-    with_stack = alloc & (trace.stack_id >= 0)
-    stack_head = P.encode_fixed(
-        P.STACK_KEY_REF if stack_cache else P.STACK_WALK,
-        ps,
-        n,
-        EventTimeStamp=ticks,
-        StackProcess=SYSTEM_PROCESS_ID,
-        StackThread=trace.thread_id,
-        **({"StackKey": _stack_keys(np.maximum(trace.stack_id, 0))} if stack_cache else {}),
-    )
-    frame_bytes = [a.astype(f"<u{ps}").tobytes() for a in stack_addresses]
-
-    ht_system = L.HT_SYSTEM64 if ps == 8 else L.HT_SYSTEM32
-    ht_perfinfo = L.HT_PERFINFO64 if ps == 8 else L.HT_PERFINFO32
-    pool_ht = ht_perfinfo if perfinfo_pool else ht_system
-    end_ts = SYNC_BASE_TICKS + round(sc.duration_s * 10_000_000)
-
+    # Frames outside every image are refused before the file is created.
+    stack_addresses = _stack_addresses(trace, sc.pointer_size_bytes)
     with EtlWriter(
         path,
-        pointer_size=ps,
+        pointer_size=sc.pointer_size_bytes,
         cpu_count=max(sc.cpus, 1),
         perf_freq=10_000_000,
         start_utc=sc.start_utc,
@@ -209,145 +365,16 @@ def write_scenario_etl(
         logger_name=f"{SYNTHETIC_LOGGER_PREFIX}: {sc.name}",
         start_timestamp=SYNC_BASE_TICKS,
     ) as w:
-
-        def image_record(hook: int, ts: int, img: object) -> None:
-            payload = P.encode(
-                P.IMAGE_V3,
-                ps,
-                img.path,  # type: ignore[attr-defined]
-                ImageBase=img.base,  # type: ignore[attr-defined]
-                ImageSize=img.size,  # type: ignore[attr-defined]
-                ProcessId=0,
-                DefaultBase=img.base,  # type: ignore[attr-defined]
-            )
-            w.write_record(
-                header_type=ht_system,
-                hook_id=hook,
-                version=_IMAGE_VERSION,
-                timestamp=ts,
-                payload=payload,
-                cpu=0,
-            )
-
+        out = _ScenarioWriter(trace, w, stack_addresses, perfinfo=perfinfo_pool, cache=stack_cache)
         for img in sc.images:
             if img.load_s is None:
-                image_record(D.HOOK_IMAGE_DC_START, SYNC_BASE_TICKS, img)
-
-        # Image loads and unloads are merged into cpu 0's stream by time.
-        timed: list[tuple[int, int, object]] = []
-        for img in sc.images:
-            if img.load_s is not None:
-                timed.append((SYNC_BASE_TICKS + round(img.load_s * 1e7), D.HOOK_IMAGE_LOAD, img))
-            if img.unload_s is not None:
-                timed.append(
-                    (SYNC_BASE_TICKS + round(img.unload_s * 1e7), D.HOOK_IMAGE_UNLOAD, img)
-                )
-        timed.sort(key=lambda t: t[0])
-        image_ticks = np.array([t[0] for t in timed], dtype=np.int64)
-        # Index of the first pool event at or after each image event: write the image first.
-        image_at = [*np.searchsorted(ticks, image_ticks, side="left").tolist(), n + 1]
-
-        write = w.write_record
-        ticks_l = ticks.tolist()
-        cpu_l = trace.cpu.tolist()
-        tid_l = trace.thread_id.tolist()
-        hook_l = hooks.tolist()
-        session_l = session.tolist()
-        stack_l = np.where(with_stack, trace.stack_id, -1).tolist()
-        stack_hook = D.HOOK_STACK_KEY_KERNEL if stack_cache else D.HOOK_STACK_WALK
-        next_image = 0
-        for i in range(n):
-            while image_at[next_image] <= i:
-                image_record(timed[next_image][1], timed[next_image][0], timed[next_image][2])
-                next_image += 1
-            ts, cpu, tid = ticks_l[i], cpu_l[i], tid_l[i]
-            payload = (with_session[i] if session_l[i] else plain[i]).tobytes()
-            if perfinfo_pool:
-                write(
-                    header_type=pool_ht,
-                    hook_id=hook_l[i],
-                    version=_POOL_VERSION,
-                    timestamp=ts,
-                    payload=payload,
-                    cpu=cpu,
-                )
-            else:
-                write(
-                    header_type=pool_ht,
-                    hook_id=hook_l[i],
-                    version=_POOL_VERSION,
-                    timestamp=ts,
-                    payload=payload,
-                    thread_id=tid,
-                    process_id=SYSTEM_PROCESS_ID,
-                    cpu=cpu,
-                )
-            sid = stack_l[i]
-            if sid >= 0:
-                body = stack_head[i].tobytes()
-                if not stack_cache:
-                    body += frame_bytes[sid]
-                # Real traces log stack walks with PERFINFO headers; the payload has the thread.
-                write(
-                    header_type=ht_perfinfo,
-                    hook_id=stack_hook,
-                    version=2,
-                    timestamp=ts,
-                    payload=body,
-                    cpu=cpu,
-                )
-        while next_image < len(timed):
-            image_record(timed[next_image][1], timed[next_image][0], timed[next_image][2])
-            next_image += 1
-
+                out.image_record(D.HOOK_IMAGE_DC_START, SYNC_BASE_TICKS, img)
+        out.pool_events()
         if stack_cache:
-            for sid, fb in enumerate(frame_bytes):
-                key = P.encode_fixed(
-                    P.STACK_DEFINITION, ps, 1, StackKey=_STACK_KEY_BASE + 0x40 * sid
-                )
-                write(
-                    header_type=ht_perfinfo,
-                    hook_id=0x1824,
-                    version=2,
-                    timestamp=end_ts,
-                    payload=key.tobytes() + fb,
-                    cpu=0,
-                )
+            out.stack_definitions()
         if sc.resident_set is not None:
-            files, pages = resident_records(sc)
-            config = P.encode(
-                P.SYSCONFIG_CPU,
-                ps,
-                NumberOfProcessors=max(sc.cpus, 1),
-                PageSize=sc.page_size_bytes,
-            )
-            write(
-                header_type=ht_system,
-                hook_id=D.HOOK_SYSCONFIG_CPU,
-                version=3,
-                timestamp=end_ts,
-                payload=config,
-                cpu=0,
-            )
-            for file_path, file_object in files.items():
-                write(
-                    header_type=ht_system,
-                    hook_id=D.HOOK_FILE_NAME_RUNDOWN,
-                    version=2,
-                    timestamp=end_ts,
-                    payload=P.encode(P.FILE_NAME, ps, file_path, FileObject=file_object),
-                    cpu=0,
-                )
-            for row in pages:
-                write(
-                    header_type=ht_perfinfo,
-                    hook_id=D.HOOK_PAGE_IN_MEMORY,
-                    version=_PAGE_VERSION,
-                    timestamp=end_ts,
-                    payload=row.tobytes(),
-                    cpu=0,
-                )
+            out.resident_set()
         for img in sc.images:
             if img.unload_s is None:
-                image_record(D.HOOK_IMAGE_DC_END, end_ts, img)
+                out.image_record(D.HOOK_IMAGE_DC_END, out.end_ts, img)
     return Path(path)

@@ -51,6 +51,64 @@ class _Buffer:
         self.last_ts = 0
 
 
+def _pack_kernel_header(
+    data: bytearray,
+    pos: int,
+    header_type: int,
+    size: int,
+    hook_id: int,
+    version: int,
+    thread_id: int,
+    process_id: int,
+    timestamp: int,
+) -> None:
+    """A SYSTEM, COMPACT or PERFINFO header at `pos`."""
+    # SYSTEM is COMPACT plus the kernel and user times, written as 0.
+    compact = (version, header_type, _MF, size, hook_id, thread_id, process_id, timestamp)
+    if header_type <= L.HT_SYSTEM64:
+        _SYS.pack_into(data, pos, *compact, 0, 0)
+    elif header_type <= L.HT_COMPACT64:
+        _COMPACT.pack_into(data, pos, *compact)
+    else:
+        _PERF.pack_into(data, pos, version, header_type, _MF, size, hook_id, timestamp)
+
+
+def _pack_guid_header(
+    data: bytearray,
+    pos: int,
+    header_type: int,
+    size: int,
+    hook_id: int,
+    version: int,
+    thread_id: int,
+    process_id: int,
+    timestamp: int,
+    guid: uuid.UUID,
+) -> None:
+    """An EVENT_TRACE_HEADER (FULL), EVENT_INSTANCE_GUID_HEADER or EVENT_HEADER at `pos`."""
+    g = guid.bytes_le
+    if header_type in (L.HT_EVENT_HEADER32, L.HT_EVENT_HEADER64):
+        flags = (
+            L.EH_FLAG_64_BIT_HEADER
+            if header_type == L.HT_EVENT_HEADER64
+            else L.EH_FLAG_32_BIT_HEADER
+        )
+        # Size, type, marker, flags, property, ids, time, provider, descriptor (id, version,
+        # channel 0, level 4, opcode, task, keyword), processor time, activity id.
+        _EVH.pack_into(
+            data, pos, size, header_type, _MF, flags, 0, thread_id, process_id, timestamp, g,
+            hook_id, version & 0xFF, 0, 4, 0, 0, 0, 0, 0, b"",
+        )  # fmt: skip
+        return
+    # INSTANCE is FULL plus instance ids and a parent GUID, written as 0.
+    full = (size, header_type, _MF, hook_id & 0xFF, 0, version, thread_id, process_id)
+    full += (timestamp, g, 0, 0)
+    if header_type in (L.HT_FULL_HEADER32, L.HT_FULL_HEADER64):
+        _FULL.pack_into(data, pos, *full)
+    else:
+        _INST.pack_into(data, pos, *full, 0, 0, b"")
+
+
 class EtlWriter:
     """Build an `.etl` file record by record. Use as a context manager; `close()` commits it.
 
@@ -168,55 +226,13 @@ class EtlWriter:
             end = buf.pos + size
         pos = buf.pos
         data = buf.data
+        ids = (thread_id, process_id, timestamp)
         if header_type in L.KERNEL_HEADER_TYPES:
-            # SYSTEM is COMPACT plus the kernel and user times, written as 0.
-            compact = (version, header_type, _MF, size, hook_id, thread_id, process_id, timestamp)
-            if header_type <= L.HT_SYSTEM64:
-                _SYS.pack_into(data, pos, *compact, 0, 0)
-            elif header_type <= L.HT_COMPACT64:
-                _COMPACT.pack_into(data, pos, *compact)
-            else:
-                _PERF.pack_into(data, pos, version, header_type, _MF, size, hook_id, timestamp)
+            _pack_kernel_header(data, pos, header_type, size, hook_id, version, *ids)
         else:
             if guid is None:
                 raise ValueError(f"header type {header_type:#x} needs a provider guid")
-            g = guid.bytes_le
-            # INSTANCE is FULL plus instance ids and a parent GUID, written as 0.
-            full = (size, header_type, _MF, hook_id & 0xFF, 0, version, thread_id, process_id)
-            full += (timestamp, g, 0, 0)
-            if header_type in (L.HT_FULL_HEADER32, L.HT_FULL_HEADER64):
-                _FULL.pack_into(data, pos, *full)
-            elif header_type in (L.HT_INSTANCE32, L.HT_INSTANCE64):
-                _INST.pack_into(data, pos, *full, 0, 0, b"")
-            else:
-                flags = (
-                    L.EH_FLAG_64_BIT_HEADER
-                    if header_type == L.HT_EVENT_HEADER64
-                    else L.EH_FLAG_32_BIT_HEADER
-                )
-                _EVH.pack_into(
-                    data,
-                    pos,
-                    size,
-                    header_type,
-                    _MF,
-                    flags,
-                    0,
-                    thread_id,
-                    process_id,
-                    timestamp,
-                    g,
-                    hook_id,
-                    version & 0xFF,
-                    0,
-                    4,
-                    0,
-                    0,
-                    0,
-                    0,
-                    0,
-                    b"",
-                )
+            _pack_guid_header(data, pos, header_type, size, hook_id, version, *ids, guid)
         data[pos + hs : end] = payload
         buf.pos = (end + 7) & ~7
         if timestamp > buf.last_ts:

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from gate.budgets import BudgetSet, check_budgets, load_budgets
+from gate.budgets import BudgetSet, load_budgets
 from gate.budgets.loader import tag_pattern_is_valid
 from gate.errors import BudgetError, GateError
 
@@ -203,11 +203,11 @@ def test_files_merge_and_same_settings_agree(tmp_path):
     assert len(budgets.waivers) == 1
 
 
-def test_check_budgets_expands_folders(tmp_path):
+def test_load_budgets_expands_folders(tmp_path):
     write(tmp_path, "b.yaml", "drivers:\n  b.sys: {owner: y}\n")
     write(tmp_path, "a.yml", "drivers:\n  a.sys: {owner: x}\n")
     write(tmp_path, "notes.txt", "not a budget file")
-    budgets = check_budgets([tmp_path, tmp_path / "a.yml"])
+    budgets = load_budgets([tmp_path, tmp_path / "a.yml"])
     assert budgets.files == ((tmp_path / "a.yml").as_posix(), (tmp_path / "b.yaml").as_posix())
 
 

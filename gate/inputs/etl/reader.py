@@ -97,6 +97,31 @@ def _event_chunks(dec: EtlDecoder, cols: dict[str, np.ndarray]) -> Iterator[Chun
         )
 
 
+def _trace_info(dec: EtlDecoder, path: str, has_resident_set: bool) -> TraceInfo:
+    assert dec.etl is not None
+    h = dec.etl.header
+    events_lost, buffers_lost = dec.lost()
+    return TraceInfo(
+        source_path=path,
+        source_format="etl",
+        sha256=dec.sha256(),
+        os_version=h.os_version,
+        pointer_size_bytes=h.pointer_size_bytes,
+        cpu_count=h.cpu_count,
+        start_utc=h.start_utc,
+        duration_s=dec.duration_s(),
+        events_lost=events_lost,
+        buffers_lost=buffers_lost,
+        page_size_bytes=dec.page_size(),
+        has_resident_set=has_resident_set,
+        synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
+        compressed=h.compressed,
+        records_total=dec.records_total,
+        records_unknown=dec.records_unknown,
+        notes=dec.all_notes(),
+    )
+
+
 def read_etl(
     path: str | os.PathLike[str],
     *,
@@ -123,8 +148,8 @@ def read_etl(
         yield _frames_chunk(frames_out)
         del frames_out
         if paired:
-            # The events are in trace order and in memory already: pairing them here spares the
-            # store staging millions of rows only to sort them again.
+            # The events are in trace order and in memory already: pairing them here spares
+            # handing millions of events on only to sort them again.
             yield from paired_chunks(
                 time=cols.pop("ts"),
                 event=cols.pop("event"),
@@ -152,27 +177,7 @@ def read_etl(
                 category=resident.category,
                 size_bytes=resident.size_bytes,
             )
-        h = dec.etl.header
-        events_lost, buffers_lost = dec.lost()
-        yield TraceInfo(
-            source_path=str(path),
-            source_format="etl",
-            sha256=dec.sha256(),
-            os_version=h.os_version,
-            pointer_size_bytes=h.pointer_size_bytes,
-            cpu_count=h.cpu_count,
-            start_utc=h.start_utc,
-            duration_s=dec.duration_s(),
-            events_lost=events_lost,
-            buffers_lost=buffers_lost,
-            page_size_bytes=dec.page_size(),
-            has_resident_set=resident.present,
-            synthetic=h.logger_name.startswith(SYNTHETIC_LOGGER_PREFIX),
-            compressed=h.compressed,
-            records_total=dec.records_total,
-            records_unknown=dec.records_unknown,
-            notes=dec.all_notes(),
-        )
+        yield _trace_info(dec, str(path), resident.present)
     finally:
         dec.close()  # the checksum thread, if the consumer stopped early
 

@@ -479,30 +479,11 @@ def _fields(
             f"extension ({int(payload_offset[r] - o[r])} bytes)",
         )
 
-    guid_index = np.full(n, -1, dtype=np.int32)
-    guids: list[uuid.UUID] = []
-    grows = np.flatnonzero(_HAS_GUID[ht])
-    if len(grows):
-        raw = data[(o[grows] + 0x18)[:, None] + np.arange(16)]
-        keyed = np.ascontiguousarray(raw).view("V16").ravel()
-        uniq, inverse = np.unique(keyed, return_inverse=True)
-        guids = [uuid.UUID(bytes_le=bytes(u)) for u in uniq]
-        guid_index[grows] = inverse.ravel()
-
+    guid_index, guids = _providers(data, o, ht)
     if record_index is None:
         first_of_buf = np.searchsorted(rec_buf, np.arange(len(starts)), side="left")
         record_index = np.arange(n, dtype=np.int64) - first_of_buf[rec_buf]
-    counts = np.bincount(rec_buf, minlength=len(starts))
-
-    info = np.zeros(len(starts), dtype=BUFFER_INFO_DTYPE)
-    info["file_offset"] = bufs["file_offset"]
-    info["cpu"] = bufs["cpu"]
-    info["sequence"] = bufs["sequence"]
-    info["flags"] = bufs["BufferFlag"]
-    info["buffer_type"] = bufs["BufferType"]
-    info["data_start"] = starts
-    info["data_end"] = ends
-    info["records"] = counts
+    info = _buffer_info(bufs, starts, ends, np.bincount(rec_buf, minlength=len(starts)))
     flags = bufs["BufferFlag"]
     return RecordBatch(
         data=data,
@@ -529,6 +510,36 @@ def _fields(
         events_lost_buffers=int(((flags & L.BUFFER_FLAG_EVENTS_LOST) != 0).sum()),
         buffer_lost_buffers=int(((flags & L.BUFFER_FLAG_BUFFER_LOST) != 0).sum()),
     )
+
+
+def _providers(
+    data: np.ndarray, o: np.ndarray, ht: np.ndarray
+) -> tuple[np.ndarray, list[uuid.UUID]]:
+    """Each record's index into the batch's distinct provider GUIDs (-1: a kernel header)."""
+    guid_index = np.full(len(o), -1, dtype=np.int32)
+    grows = np.flatnonzero(_HAS_GUID[ht])
+    if len(grows) == 0:
+        return guid_index, []
+    raw = data[(o[grows] + 0x18)[:, None] + np.arange(16)]
+    keyed = np.ascontiguousarray(raw).view("V16").ravel()
+    uniq, inverse = np.unique(keyed, return_inverse=True)
+    guid_index[grows] = inverse.ravel()
+    return guid_index, [uuid.UUID(bytes_le=bytes(u)) for u in uniq]
+
+
+def _buffer_info(
+    bufs: np.ndarray, starts: np.ndarray, ends: np.ndarray, records: np.ndarray
+) -> np.ndarray:
+    info = np.zeros(len(starts), dtype=BUFFER_INFO_DTYPE)
+    info["file_offset"] = bufs["file_offset"]
+    info["cpu"] = bufs["cpu"]
+    info["sequence"] = bufs["sequence"]
+    info["flags"] = bufs["BufferFlag"]
+    info["buffer_type"] = bufs["BufferType"]
+    info["data_start"] = starts
+    info["data_end"] = ends
+    info["records"] = records
+    return info
 
 
 def _ext_items_size(

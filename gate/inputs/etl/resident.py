@@ -157,6 +157,23 @@ def _split(time_s: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], gaps]).astype(np.int64)
 
 
+@dataclass
+class _Pages:
+    """Page records as columns (one row per page), selectable like a table."""
+
+    kind: np.ndarray
+    page_list: np.ndarray
+    frame: np.ndarray
+    key: np.ndarray
+    virtual_address: np.ndarray
+
+    def __getitem__(self, rows: np.ndarray | slice) -> _Pages:
+        return _Pages(*(getattr(self, f)[rows] for f in _Pages.__dataclass_fields__))
+
+    def __len__(self) -> int:
+        return len(self.kind)
+
+
 def build_resident_set(
     *,
     time_s: np.ndarray,
@@ -179,8 +196,26 @@ def build_resident_set(
     if len(time_s) == 0:
         return out
     order = np.argsort(time_s, kind="stable")
-    time_s, kind, page_list = time_s[order], kind[order], page_list[order]
-    frame, key, virtual_address = frame[order], key[order], virtual_address[order]
+    pages = _Pages(kind, page_list, frame, key, virtual_address)[order]
+    snapshot = _last_full_snapshot(out, time_s[order], pages.page_list)
+    if snapshot is None:
+        return out
+    pages = pages[snapshot]
+    known_keys = np.array(sorted(file_names), dtype=np.uint64)
+    good, pos = _check_pages(out, pages, known_keys, bound)
+    if out.rejected:
+        return out
+    names = [file_names[int(k)] for k in known_keys.tolist()]
+    pages, pos = pages[good], pos[good]
+    category = _categories(pages, pos, names, images, out.snapshot_time_s)
+    _aggregate(out, pages, pos, names, category, page_size)
+    return out
+
+
+def _last_full_snapshot(
+    out: ResidentSet, time_s: np.ndarray, page_list: np.ndarray
+) -> slice | None:
+    """The rows of the last snapshot with a page on another list than Standby/Modified."""
     starts = _split(time_s)
     ends = np.append(starts[1:], len(time_s))
     out.snapshots = len(starts)
@@ -195,25 +230,29 @@ def build_resident_set(
             f"resident set: {out.snapshots} page snapshot(s), none with more than Standby/"
             "Modified pages (side effects of a main snapshot): no resident-set data"
         )
-        return out
+        return None
     last = max(i for i, f in enumerate(full) if f)
     sl = slice(int(starts[last]), int(ends[last]))
-    kind, page_list, frame = kind[sl], page_list[sl], frame[sl]
-    key, virtual_address = key[sl], virtual_address[sl]
-    n = len(kind)
-    out.snapshot_pages = n
+    out.snapshot_pages = sl.stop - sl.start
     out.snapshot_time_s = float(time_s[sl][0])
+    return sl
 
-    known_keys = np.array(sorted(file_names), dtype=np.uint64)
-    is_file = (kind == KIND_FILE) | (kind == KIND_METAFILE)
-    pos = np.minimum(np.searchsorted(known_keys, key), max(len(known_keys) - 1, 0))
+
+def _check_pages(
+    out: ResidentSet, pages: _Pages, known_keys: np.ndarray, bound: tuple[int, str]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The plausibility checks: the mask of pages that pass, and each page's index into the
+    sorted file keys. Sets `out.rejected` when too many fail."""
+    n = len(pages)
+    is_file = (pages.kind == KIND_FILE) | (pages.kind == KIND_METAFILE)
+    pos = np.minimum(np.searchsorted(known_keys, pages.key), max(len(known_keys) - 1, 0))
     resolved = np.zeros(n, dtype=bool)
     if len(known_keys):
-        resolved = known_keys[pos] == key
+        resolved = known_keys[pos] == pages.key
     bad = {
-        "page kind": kind >= len(PAGE_KINDS),
-        "page list": page_list >= len(PAGE_LISTS),
-        "page frame": frame >= np.uint64(bound[0]),
+        "page kind": pages.kind >= len(PAGE_KINDS),
+        "page list": pages.page_list >= len(PAGE_LISTS),
+        "page frame": pages.frame >= np.uint64(bound[0]),
         "file key": is_file & ~resolved,
     }
     any_bad = np.zeros(n, dtype=bool)
@@ -235,41 +274,58 @@ def build_resident_set(
             "the plausibility checks, so the page-event layout does not fit this trace; "
             "active_code_bytes is not evaluated"
         )
-        return out
+    return ~any_bad, np.where(is_file, pos, -1)
 
-    good = ~any_bad
-    kind, page_list, key, va = kind[good], page_list[good], key[good], virtual_address[good]
-    is_file, pos = is_file[good], pos[good]
-    names = [file_names[int(k)] for k in known_keys.tolist()]
-    # Category per page: non-file kinds by table, file pages by their file and address.
+
+def _categories(
+    pages: _Pages,
+    pos: np.ndarray,
+    names: list[str],
+    images: list[tuple[int, int, str, float, float]],
+    t: float,
+) -> np.ndarray:
+    """Category per page: non-file kinds by table, file pages by their file and address."""
     kind_cat = np.array([KIND_CATEGORY.get(k, k) for k in PAGE_KINDS], dtype=object)
-    category = kind_cat[kind]
-    path_index = np.where(is_file, pos, -1)
-    file_page = np.flatnonzero(kind == KIND_FILE)
-    if len(file_page):
-        by_name = np.array([file_category(nm) for nm in names], dtype=object)
-        category[file_page] = by_name[pos[file_page]]
-        driver_page = file_page[category[file_page] == "Driver"]
-        mapped = driver_page[va[driver_page] != 0]
-        if len(mapped):
-            t = out.snapshot_time_s
-            live = sorted(
-                (b, b + s, driver_name(p))
-                for b, s, p, lo, hi in images
-                if not (lo > t) and not (hi <= t)
-            )
-            bases = np.array([x[0] for x in live], dtype=np.uint64)
-            ends_ = np.array([x[1] for x in live], dtype=np.uint64)
-            j = np.searchsorted(bases, va[mapped], side="right") - 1
-            inside = j >= 0
-            inside[inside] &= va[mapped][inside] < ends_[j[inside]]
-            live_driver = np.array([x[2] for x in live] + [""], dtype=object)
-            file_driver = np.array([driver_name(nm) for nm in names], dtype=object)
-            same = inside & (live_driver[np.where(inside, j, -1)] == file_driver[pos[mapped]])
-            category[mapped[~same]] = "DriverFile"
+    category = kind_cat[pages.kind]
+    file_page = np.flatnonzero(pages.kind == KIND_FILE)
+    if len(file_page) == 0:
+        return category
+    by_name = np.array([file_category(nm) for nm in names], dtype=object)
+    category[file_page] = by_name[pos[file_page]]
+    driver_page = file_page[category[file_page] == "Driver"]
+    va = pages.virtual_address
+    mapped = driver_page[va[driver_page] != 0]
+    if len(mapped):
+        live = sorted(
+            (b, b + s, driver_name(p))
+            for b, s, p, lo, hi in images
+            if not (lo > t) and not (hi <= t)
+        )
+        bases = np.array([x[0] for x in live], dtype=np.uint64)
+        ends = np.array([x[1] for x in live], dtype=np.uint64)
+        j = np.searchsorted(bases, va[mapped], side="right") - 1
+        inside = j >= 0
+        inside[inside] &= va[mapped][inside] < ends[j[inside]]
+        live_driver = np.array([x[2] for x in live] + [""], dtype=object)
+        file_driver = np.array([driver_name(nm) for nm in names], dtype=object)
+        same = inside & (live_driver[np.where(inside, j, -1)] == file_driver[pos[mapped]])
+        category[mapped[~same]] = "DriverFile"
+    return category
+
+
+def _aggregate(
+    out: ResidentSet,
+    pages: _Pages,
+    pos: np.ndarray,
+    names: list[str],
+    category: np.ndarray,
+    page_size: int,
+) -> None:
+    """The rows of `resident_pages`: bytes per (path, page list, category)."""
     cat_names = sorted(set(category.tolist()))
     cat_code = np.searchsorted(np.array(cat_names, dtype=object), category)
-    combo = (path_index.astype(np.int64) + 1) * 64 * 8 + cat_code * 8 + page_list.astype(np.int64)
+    page_list = pages.page_list.astype(np.int64)
+    combo = (pos.astype(np.int64) + 1) * 64 * 8 + cat_code * 8 + page_list
     uniq, counts = np.unique(combo, return_counts=True)
     all_names = ["", *names]
     rows = sorted(
@@ -281,4 +337,3 @@ def build_resident_set(
     out.category = [r[2] for r in rows]
     out.size_bytes = [r[3] * page_size for r in rows]
     out.present = True
-    return out

@@ -43,38 +43,8 @@ def scenario_chunks(
     frees (`pool_events` chunks in trace order), as `read_etl(paired=False)` gives them.
     """
     sc = trace.scenario
-    images = sc.images
-    yield Chunk.build(
-        "images",
-        driver=[driver_name(i.path) for i in images],
-        path=[i.path for i in images],
-        base_address=[i.base for i in images],
-        size_bytes=[i.size for i in images],
-        load_s=[np.nan if i.load_s is None else i.load_s for i in images],
-        unload_s=[np.nan if i.unload_s is None else i.unload_s for i in images],
-        process_id=[0] * len(images),
-        pdb_name=[""] * len(images),
-        pdb_guid=[""] * len(images),
-        pdb_age=[-1] * len(images),
-    )
-    bases = {driver_name(i.path): i.base for i in images}
-    sid, idx, addr, mod, rva = [], [], [], [], []
-    for s, frames in enumerate(trace.stacks):
-        for k, f in enumerate(frames):
-            sid.append(s)
-            idx.append(k)
-            addr.append(bases.get(f.module, 0) + f.rva if f.module in bases else 0)
-            mod.append(f.module)
-            rva.append(f.rva)
-    yield Chunk.build(
-        "stack_frames",
-        stack_id=sid,
-        frame_index=idx,
-        address=addr,
-        module=mod,
-        rva_bytes=rva,
-        function=[""] * len(sid),
-    )
+    yield _images_chunk(sc)
+    yield _frames_chunk(trace)
     if paired:
         # The events are in trace order already: pair them here, as the .etl reader does.
         yield from paired_chunks(
@@ -114,6 +84,44 @@ def scenario_chunks(
         has_resident_set=sc.resident_set is not None,
         synthetic=True,
         records_total=trace.event_count,
+    )
+
+
+def _images_chunk(sc: Scenario) -> Chunk:
+    images = sc.images
+    return Chunk.build(
+        "images",
+        driver=[driver_name(i.path) for i in images],
+        path=[i.path for i in images],
+        base_address=[i.base for i in images],
+        size_bytes=[i.size for i in images],
+        load_s=[np.nan if i.load_s is None else i.load_s for i in images],
+        unload_s=[np.nan if i.unload_s is None else i.unload_s for i in images],
+        process_id=[0] * len(images),
+        pdb_name=[""] * len(images),
+        pdb_guid=[""] * len(images),
+        pdb_age=[-1] * len(images),
+    )
+
+
+def _frames_chunk(trace: SyntheticTrace) -> Chunk:
+    bases = {driver_name(i.path): i.base for i in trace.scenario.images}
+    sid, idx, addr, mod, rva = [], [], [], [], []
+    for s, frames in enumerate(trace.stacks):
+        for k, f in enumerate(frames):
+            sid.append(s)
+            idx.append(k)
+            addr.append(bases.get(f.module, 0) + f.rva if f.module in bases else 0)
+            mod.append(f.module)
+            rva.append(f.rva)
+    return Chunk.build(
+        "stack_frames",
+        stack_id=sid,
+        frame_index=idx,
+        address=addr,
+        module=mod,
+        rva_bytes=rva,
+        function=[""] * len(sid),
     )
 
 
