@@ -30,77 +30,77 @@ STR = np.dtype(object)
 class ColumnSpec:
     name: str
     dtype: np.dtype
-    sql_type: str
-    doc: str
 
 
-def _c(name: str, dtype: str | np.dtype, sql_type: str, doc: str) -> ColumnSpec:
-    return ColumnSpec(name, np.dtype(dtype), sql_type, doc)
+def _c(name: str, dtype: str | np.dtype) -> ColumnSpec:
+    return ColumnSpec(name, np.dtype(dtype))
 
 
+# The chunk tables and their columns; the store tables they become are documented in
+# gate/store/schema.sql.
 TABLES: dict[str, tuple[ColumnSpec, ...]] = {
     "images": (
-        _c("driver", STR, "VARCHAR", "lower-case file name of the image, e.g. acpi.sys"),
-        _c("path", STR, "VARCHAR", "path as the trace names it"),
-        _c("base_address", "u8", "UBIGINT", "load address"),
-        _c("size_bytes", "i8", "BIGINT", "image size in memory"),
-        _c("load_s", "f8", "DOUBLE", "load time; NaN when loaded before the trace (rundown)"),
-        _c("unload_s", "f8", "DOUBLE", "unload time; NaN when still loaded at trace end"),
-        _c("process_id", "i8", "BIGINT", "0 for kernel drivers"),
-        _c("pdb_name", STR, "VARCHAR", "PDB file name from the image identity events, or ''"),
-        _c("pdb_guid", STR, "VARCHAR", "PDB GUID, or ''"),
-        _c("pdb_age", "i8", "BIGINT", "PDB age, or -1"),
+        _c("driver", STR),  # lower-case file name of the image, e.g. acpi.sys
+        _c("path", STR),  # path as the trace names it
+        _c("base_address", "u8"),  # load address
+        _c("size_bytes", "i8"),  # image size in memory
+        _c("load_s", "f8"),  # load time; NaN when loaded before the trace (rundown)
+        _c("unload_s", "f8"),  # unload time; NaN when still loaded at trace end
+        _c("process_id", "i8"),  # 0 for kernel drivers
+        _c("pdb_name", STR),  # PDB file name from the image identity events, or ''
+        _c("pdb_guid", STR),  # PDB GUID, or ''
+        _c("pdb_age", "i8"),  # PDB age, or -1
     ),
     "pool_events": (
-        _c("seq", "i8", "BIGINT", "trace order of the event, unique within the trace"),
-        _c("time_s", "f8", "DOUBLE", "seconds from trace start"),
-        _c("event", "u1", "UTINYINT", "0 allocate, 1 free"),
-        _c("pool_type", "u4", "UINTEGER", "POOL_TYPE value as logged"),
-        _c("tag", STR, "VARCHAR", "four-character pool tag, trailing blanks removed"),
-        _c("size_bytes", "i8", "BIGINT", "requested bytes (0 when a free does not say)"),
-        _c("address", "u8", "UBIGINT", "allocation address, the key that pairs alloc and free"),
-        _c("session_id", "i8", "BIGINT", "session id for session pool events, else -1"),
-        _c("stack_id", "i8", "BIGINT", "id into stack_frames, or -1 when no stack was logged"),
-        _c("thread_id", "i8", "BIGINT", "thread id from the event header, or -1"),
-        _c("cpu", "i8", "BIGINT", "processor index, or -1"),
+        _c("seq", "i8"),  # trace order of the event, unique within the trace
+        _c("time_s", "f8"),  # seconds from trace start
+        _c("event", "u1"),  # 0 allocate, 1 free
+        _c("pool_type", "u4"),  # POOL_TYPE value as logged
+        _c("tag", STR),  # four-character pool tag, trailing blanks removed
+        _c("size_bytes", "i8"),  # requested bytes (0 when a free does not say)
+        _c("address", "u8"),  # allocation address, the key that pairs alloc and free
+        _c("session_id", "i8"),  # session id for session pool events, else -1
+        _c("stack_id", "i8"),  # id into stack_frames, or -1 when no stack was logged
+        _c("thread_id", "i8"),  # thread id from the event header, or -1
+        _c("cpu", "i8"),  # processor index, or -1
     ),
     # Producers that already know allocation lifetimes (WPA's Pool table) write these directly;
     # readers holding a trace's events in trace order pair them with gate.tables.pairing.
     "pool_allocations": (
-        _c("alloc_seq", "i8", "BIGINT", "trace order of the allocation"),
-        _c("alloc_s", "f8", "DOUBLE", "allocation time"),
-        _c("free_seq", "i8", "BIGINT", "trace order of the free, or -1"),
-        _c("free_s", "f8", "DOUBLE", "free time, NaN when never freed in the trace"),
-        _c("free_kind", STR, "VARCHAR", "'freed', 'lost' (closed by a reallocation) or 'none'"),
-        _c("pool_type", "u4", "UINTEGER", "POOL_TYPE value"),
-        _c("tag", STR, "VARCHAR", "pool tag"),
-        _c("size_bytes", "i8", "BIGINT", "allocated bytes"),
-        _c("address", "u8", "UBIGINT", "allocation address"),
-        _c("session_id", "i8", "BIGINT", "session id or -1"),
-        _c("stack_id", "i8", "BIGINT", "id into stack_frames, or -1"),
+        _c("alloc_seq", "i8"),  # trace order of the allocation
+        _c("alloc_s", "f8"),  # allocation time
+        _c("free_seq", "i8"),  # trace order of the free, or -1
+        _c("free_s", "f8"),  # free time, NaN when never freed in the trace
+        _c("free_kind", STR),  # 'freed', 'lost' (closed by a reallocation) or 'none'
+        _c("pool_type", "u4"),  # POOL_TYPE value
+        _c("tag", STR),  # pool tag
+        _c("size_bytes", "i8"),  # allocated bytes
+        _c("address", "u8"),  # allocation address
+        _c("session_id", "i8"),  # session id or -1
+        _c("stack_id", "i8"),  # id into stack_frames, or -1
     ),
     "pool_unmatched_frees": (
-        _c("seq", "i8", "BIGINT", "trace order of the free"),
-        _c("time_s", "f8", "DOUBLE", "free time"),
-        _c("pool_type", "u4", "UINTEGER", "POOL_TYPE value as logged"),
-        _c("tag", STR, "VARCHAR", "pool tag"),
-        _c("size_bytes", "i8", "BIGINT", "bytes the free names (0 when it does not say)"),
-        _c("address", "u8", "UBIGINT", "the freed address"),
-        _c("session_id", "i8", "BIGINT", "session id or -1"),
+        _c("seq", "i8"),  # trace order of the free
+        _c("time_s", "f8"),  # free time
+        _c("pool_type", "u4"),  # POOL_TYPE value as logged
+        _c("tag", STR),  # pool tag
+        _c("size_bytes", "i8"),  # bytes the free names (0 when it does not say)
+        _c("address", "u8"),  # the freed address
+        _c("session_id", "i8"),  # session id or -1
     ),
     "stack_frames": (
-        _c("stack_id", "i8", "BIGINT", "stack id, unique within the trace"),
-        _c("frame_index", "i4", "INTEGER", "0 is the innermost frame (the allocator)"),
-        _c("address", "u8", "UBIGINT", "instruction address, 0 when only module+offset is known"),
-        _c("module", STR, "VARCHAR", "lower-case image file name, '' when unresolved"),
-        _c("rva_bytes", "i8", "BIGINT", "offset into the module, -1 when unresolved"),
-        _c("function", STR, "VARCHAR", "function name when symbols were given, else ''"),
+        _c("stack_id", "i8"),  # stack id, unique within the trace
+        _c("frame_index", "i4"),  # 0 is the innermost frame (the allocator)
+        _c("address", "u8"),  # instruction address, 0 when only module+offset is known
+        _c("module", STR),  # lower-case image file name, '' when unresolved
+        _c("rva_bytes", "i8"),  # offset into the module, -1 when unresolved
+        _c("function", STR),  # function name when symbols were given, else ''
     ),
     "resident_pages": (
-        _c("path", STR, "VARCHAR", "file path of the page's image or file, '' if none"),
-        _c("page_list", STR, "VARCHAR", "Active, Standby, Modified, ModifiedNoWrite, ..."),
-        _c("category", STR, "VARCHAR", "page category: Driver, DriverFile, Image, ..."),
-        _c("size_bytes", "i8", "BIGINT", "bytes (page count times page size)"),
+        _c("path", STR),  # file path of the page's image or file, '' if none
+        _c("page_list", STR),  # Active, Standby, Modified, ModifiedNoWrite, ...
+        _c("category", STR),  # page category: Driver, DriverFile, Image, ...
+        _c("size_bytes", "i8"),  # bytes (page count times page size)
     ),
 }
 
