@@ -16,7 +16,7 @@ that peak RSS belongs to that run alone:
 * `check`   - `gate check TRACE -b budgets.yaml` (the whole job, reports included)
 
 for uncompressed and compressed traces, with the numba kernels (the `fast` extra) and without
-(`GATE_NO_NUMBA=1`, the project's switch read by gate/etl/xpress.py and gate/etl/container.py).
+(`GATE_NO_NUMBA=1`, the project's switch read by gate/inputs/etl/jit.py).
 When an existing Python parser, etl-parser (PyPI, Apache-2.0), is importable by the Python
 given with `--etl-parser-python` (or by this one), it is timed on a smaller trace written the
 same way and on a real Windows trace, next to gate's reader on the same files. It is never a

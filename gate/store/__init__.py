@@ -1,4 +1,4 @@
-"""Tables: the DuckDB store that every input is loaded into."""
+"""The store: the DuckDB database every input is loaded into (schema.sql, normalized folders)."""
 
 from gate.store.store import Store
 
