@@ -26,7 +26,7 @@ from gate import __version__
 from gate.errors import BudgetError, GateError
 
 if TYPE_CHECKING:
-    from gate.pipeline import ReportPaths, RunSettings, Verdict
+    from gate.pipeline import ReportPaths, Verdict
 
 app = typer.Typer(
     name="gate",
@@ -142,19 +142,6 @@ DbOpt = Annotated[
         "--db", help="Keep the DuckDB database in this file for later queries.", show_default=False
     ),
 ]
-
-
-def _settings(
-    budgets: list[Path] | None,
-    window: str | None,
-    aggregate: str | None,
-    pooltag: list[Path] | None,
-    db: Path | None,
-    today: str | None = None,
-) -> RunSettings:
-    from gate.pipeline import settings_from_options
-
-    return settings_from_options(budgets, window, aggregate, pooltag, db, today)
 
 
 class _ProgressBar:
@@ -277,11 +264,11 @@ def check(
     ] = None,
 ) -> None:
     """Judge traces against budgets and a baseline; exit 1 when a driver is over budget."""
-    from gate.pipeline import CheckRequest, ReportPaths, require_budgets
+    from gate.pipeline import CheckRequest, ReportPaths, require_budgets, settings_from_options
     from gate.pipeline import check as run_check
 
     def body() -> int:
-        settings = _settings(budgets, window, aggregate, pooltag, db, today)
+        settings = settings_from_options(budgets, window, aggregate, pooltag, db, today)
         require_budgets(settings.budgets)
         _speed_hints(inputs)
         verdict = run_check(
@@ -386,10 +373,10 @@ def budgets_init(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Propose a budget file from measured figures plus headroom."""
-    from gate.pipeline import propose, write_proposal
+    from gate.pipeline import propose, settings_from_options, write_proposal
 
     def body() -> None:
-        settings = _settings(None, window, aggregate, pooltag, None)
+        settings = settings_from_options(None, window, aggregate, pooltag, None)
         text, count = propose(inputs, settings, headroom)
         if out is None:
             typer.echo(text, nl=False)
@@ -410,10 +397,10 @@ def baseline_update(
     pooltag: PooltagOpt = None,
 ) -> None:
     """Measure reference traces and write their per-driver figures as baseline JSON."""
-    from gate.pipeline import update_baseline
+    from gate.pipeline import settings_from_options, update_baseline
 
     def body() -> None:
-        settings = _settings(budgets, window, aggregate, pooltag, None)
+        settings = settings_from_options(budgets, window, aggregate, pooltag, None)
         b = update_baseline(inputs, settings, out)
         typer.echo(f"wrote {out}: {len(b.drivers)} driver(s) from {len(b.traces)} trace(s)")
 

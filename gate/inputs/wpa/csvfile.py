@@ -190,6 +190,21 @@ class FileReader:
         self.fmt_note = ""
         self.notes: list[str] = []
 
+    @classmethod
+    def opened(
+        cls, csvf: CsvFile, cols: Columns, numeric: dict[str, bool], notes: list[str]
+    ) -> FileReader:
+        """A reader whose number format is decided, with what was decided in `notes`."""
+        reader = cls(csvf, cols, numeric)
+        reader.detect_format()
+        notes.append(reader.fmt_note)
+        if cols.byte_scale != 1:
+            notes.append(
+                f"{csvf.path.name}: sizes in '{cols.display('size')}' are rounded by WPA; "
+                "export bytes ('Size (B)', as the gate's profile does) for exact figures"
+            )
+        return reader
+
     @property
     def path(self) -> Path:
         return self.csvf.path

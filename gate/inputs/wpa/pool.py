@@ -154,14 +154,7 @@ def read_pool(csvf: CsvFile, stacks: Stacks, notes: list[str]) -> dict[str, np.n
     numeric = {"alloc_s": False, "free_s": False, "size": cols.byte_scale == 1}
     if "session" in cols.index:
         numeric["session"] = True
-    reader = FileReader(csvf, cols, numeric)
-    reader.detect_format()
-    notes.append(reader.fmt_note)
-    if cols.byte_scale != 1:
-        notes.append(
-            f"{csvf.path.name}: sizes in '{cols.display('size')}' are rounded by WPA; export "
-            "bytes ('Size (B)', as the gate's profile does) for exact figures"
-        )
+    reader = FileReader.opened(csvf, cols, numeric, notes)
     out = _PoolRows()
     batch: dict[str, list] = {k: [] for k in ("a", "f", "pt", "tag", "size", "addr", "ss", "st")}
 

@@ -37,14 +37,7 @@ def read_resident(csvf: CsvFile, page_size: int, notes: list[str]) -> tuple[Chun
     if "snapshot_s" in index:
         cols.time_scale["snapshot_s"] = time_scale(csvf.path, csvf.header, index["snapshot_s"])
         numeric["snapshot_s"] = False
-    reader = FileReader(csvf, cols, numeric)
-    reader.detect_format()
-    notes.append(reader.fmt_note)
-    if cols.byte_scale != 1:
-        notes.append(
-            f"{csvf.path.name}: sizes in '{cols.display('size')}' are rounded by WPA; export "
-            "bytes ('Size (B)', as the gate's profile does) for exact figures"
-        )
+    reader = FileReader.opened(csvf, cols, numeric, notes)
     path, page_list, category, size, snap = [], [], [], [], []
     for line, row in reader.rows(("page_list", "category")):
         path.append(reader.cell(row, "path"))
