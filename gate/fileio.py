@@ -19,6 +19,22 @@ from gate.errors import OutputError
 OUTPUT_MODE = 0o644
 
 
+def path_text(path: str | os.PathLike[str]) -> str:
+    """A path as text that every consumer can encode (DuckDB, XML, JSON, terminals).
+
+    File names that are not valid in the file system's encoding (a Latin-1 `café.etl` on a
+    UTF-8 system) reach Python as lone surrogates; they are shown as `\\xe9` escapes instead,
+    so the name stays recognisable and unique.
+    """
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raw = os.fsencode(text)
+        return raw.decode("utf-8", errors="backslashreplace")
+    return text
+
+
 def write_text_atomic(
     path: Path, text: str, *, encoding: str = "utf-8", what: str = "report"
 ) -> None:

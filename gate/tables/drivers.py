@@ -19,8 +19,22 @@ UNATTRIBUTED = "(unattributed)"  # allocations with no stack and no tag match
 # Attribution buckets: they hold figures like drivers, but only their own budget entry applies.
 PSEUDO_DRIVERS = (KERNEL, UNATTRIBUTED)
 RESERVED_NAMES = (TOTAL, *PSEUDO_DRIVERS)
+# The budgets' key for "any driver without its own entry".
+DEFAULT_ENTRY = "*"
+# A file that happens to be named like one of the gate's own names keeps this prefix, so that
+# it can never pass for a total, an attribution bucket or the budgets' default entry.
+FILE_PREFIX = "file:"
 
 
 def driver_name(path: str) -> str:
-    """The gate's driver name for an image path: its lower-case file name."""
-    return path.replace("/", "\\").rsplit("\\", 1)[-1].lower()
+    """The gate's driver name for an image path: its lower-case file name, never one of the
+    names the gate reserves (`RESERVED_NAMES`, `*`)."""
+    return module_name(path.replace("/", "\\").rsplit("\\", 1)[-1])
+
+
+def module_name(name: str) -> str:
+    """A module's name as the gate keeps it: lower case, a reserved name prefixed."""
+    low = name.lower()
+    if low in RESERVED_NAMES or low == DEFAULT_ENTRY:
+        return FILE_PREFIX + low
+    return low
