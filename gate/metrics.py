@@ -19,15 +19,24 @@ from gate.units import format_bytes, format_count
 __all__ = [
     "AGGREGATES",
     "COUNT_METRICS",
+    "HEADLINE_METRIC",
     "METRICS",
     "TRACE_QUALITY",
     "Metric",
     "evidence_for",
     "format_value",
     "is_bytes_metric",
+    "priority",
 ]
 
 Pool = Literal["nonpaged", "paged"]
+
+
+def priority(metric: str) -> int:
+    """Where a metric comes in reports: non-paged impacting bytes, the transient peak and
+    active code first (the manual procedure's figures), then the rest, then unknown metrics."""
+    known = METRICS.get(metric)
+    return known.priority if known is not None else len(METRICS)
 
 
 def is_bytes_metric(metric: str) -> bool:
@@ -44,14 +53,15 @@ class Metric:
     description: str
     evidence_pool: Pool | None
     evidence_order: Literal["impacting_bytes", "allocated_bytes"] | None
+    priority: int  # reading order in reports: the manual procedure's headline figures first
 
     @property
     def is_count(self) -> bool:
         return not is_bytes_metric(self.name)
 
 
-def _m(name: str, description: str, pool: Pool | None, order: str | None) -> Metric:
-    return Metric(name, description, pool, order)  # type: ignore[arg-type]
+def _m(name: str, description: str, pool: Pool | None, order: str | None, priority: int) -> Metric:
+    return Metric(name, description, pool, order, priority)  # type: ignore[arg-type]
 
 
 METRICS: Mapping[str, Metric] = MappingProxyType(
@@ -63,47 +73,57 @@ METRICS: Mapping[str, Metric] = MappingProxyType(
                 "net non-paged pool kept over the window (AIFO - AOFI)",
                 "nonpaged",
                 "impacting_bytes",
+                0,
             ),
             _m(
                 "paged_impacting_bytes",
                 "net paged pool kept over the window (AIFO - AOFI)",
                 "paged",
                 "impacting_bytes",
+                3,
             ),
             _m(
                 "nonpaged_transient_peak_bytes",
                 "largest non-paged transient (AIFI) bytes live at once",
                 "nonpaged",
                 "allocated_bytes",
+                1,
             ),
             _m(
                 "nonpaged_peak_outstanding_bytes",
                 "high-water mark of non-paged bytes not yet freed",
                 "nonpaged",
                 "allocated_bytes",
+                4,
             ),
             _m(
                 "nonpaged_allocated_bytes",
                 "total size of non-paged allocations made in the window",
                 "nonpaged",
                 "allocated_bytes",
+                5,
             ),
             _m(
                 "nonpaged_allocations",
                 "number of non-paged allocations made in the window (a count)",
                 "nonpaged",
                 "allocated_bytes",
+                6,
             ),
             _m(
                 "active_code_bytes",
                 "driver code pages on the Active list in the last resident set",
                 None,
                 None,
+                2,
             ),
         )
     }
 )
 """Every metric a budget can limit, in report order."""
+
+# The manual procedure's headline figure: a driver's net steady-state growth of non-paged pool.
+HEADLINE_METRIC = "nonpaged_impacting_bytes"
 
 COUNT_METRICS: frozenset[str] = frozenset(m for m in METRICS if METRICS[m].is_count)
 """Metrics that are counts, not bytes: their limits are plain integers."""

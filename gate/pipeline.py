@@ -24,7 +24,7 @@ from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.metrics import AGGREGATES
 from gate.reports import render_console, write_reports
 from gate.rules.inputs import load_rule_inputs
-from gate.rules.judge import judge
+from gate.rules.judge import fail_on_warnings, figures, judge
 from gate.rules.results import TraceSummary, Verdict
 from gate.rules.runner import builtin_rules, prepare, run_rule, user_rules
 from gate.sql import ModelConfig, build_model
@@ -279,6 +279,8 @@ def check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verd
         findings = [f for rule in rules for f in run_rule(store.con, rule)]
         owners = {d: b.owner for d, b in settings.budgets.drivers.items() if b.owner}
         checks = judge(store.con, findings, owners, settings.budgets.waivers, settings.today)
+        if req.warn_as_error:
+            fail_on_warnings(checks)
         return Verdict(
             checks=checks,
             traces=_trace_summaries(store),
@@ -288,6 +290,7 @@ def check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verd
             baseline_source=baseline.source if baseline else None,
             gate_version=__version__,
             warn_as_error=req.warn_as_error,
+            figures=figures(store.con),
         )
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from gate.metrics import format_value, is_bytes_metric
+from gate.metrics import HEADLINE_METRIC, format_value, is_bytes_metric, priority
 from gate.rules.results import Check, Outcome, Verdict
+from gate.tables.drivers import PSEUDO_DRIVERS
 from gate.units import format_bytes, format_count, format_delta
 
 __all__ = [
@@ -32,6 +33,7 @@ __all__ = [
     "status_word",
     "summary_phrase",
     "truncate",
+    "unattributed_line",
     "waiver_text",
 ]
 
@@ -191,5 +193,21 @@ def status_word(verdict: Verdict) -> str:
 
 
 def ordered_for_machines(checks: Iterable[Check]) -> list[Check]:
-    """Worst first, then metric, then driver: an order that does not move when values do."""
-    return sorted(checks, key=lambda c: (-c.outcome.severity, c.metric, c.driver))
+    """Worst first, then metric (by priority), then driver: an order that does not move when
+    values do."""
+    return sorted(
+        checks, key=lambda c: (-c.outcome.severity, priority(c.metric), c.metric, c.driver)
+    )
+
+
+def unattributed_line(verdict: Verdict) -> str:
+    """What no driver could be given, '' when nothing: `(kernel) 1.17 MiB, (unattributed) 0 B
+    of non-paged impacting pool`."""
+    parts = []
+    for figures in verdict.figures:
+        if figures.driver in PSEUDO_DRIVERS:
+            value = figures.values.get(HEADLINE_METRIC)
+            parts.append(f"{figures.driver} {format_value(HEADLINE_METRIC, value)}")
+    if not parts:
+        return ""
+    return f"{', '.join(parts)} of non-paged impacting pool belong to no driver"

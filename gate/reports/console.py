@@ -20,6 +20,7 @@ from gate.reports.common import (
     status_word,
     summary_phrase,
     truncate,
+    unattributed_line,
 )
 from gate.rules.results import Check, Outcome, Verdict
 from gate.units import format_bytes
@@ -112,6 +113,10 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
             lines.append(f"… {len(reasons) - _MAX_REASONS} more")
 
     lines.append("")
+    unattributed = unattributed_line(verdict)
+    if unattributed:
+        lines += textwrap.wrap(unattributed, width, break_on_hyphens=False)
+    lines += [w for n in verdict.notes for w in textwrap.wrap(f"note: {one_line(n)}", width)]
     baseline = verdict.baseline_source or "none"
     run = (
         f"window {verdict.window}, aggregate {verdict.aggregate} over "

@@ -14,7 +14,7 @@ from dataclasses import asdict
 from typing import Any
 
 from gate.reports.common import clean_text, is_bytes_metric, ordered_for_machines
-from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Verdict
+from gate.rules.results import CallSite, Check, DriverFigures, Finding, Outcome, TagUse, Verdict
 
 __all__ = ["FORMAT", "VERSION", "render_json"]
 
@@ -36,7 +36,9 @@ def render_json(verdict: Verdict) -> str:
         "budget_files": list(verdict.budget_files),
         "baseline": verdict.baseline_source,
         "traces": [asdict(t) for t in verdict.traces],
+        "notes": [clean_text(n) for n in verdict.notes],
         "checks": [_check(c) for c in ordered_for_machines(verdict.checks)],
+        "figures": [_figures(f) for f in verdict.figures],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -73,9 +75,19 @@ def _check(c: Check) -> dict[str, Any]:
         "budget_line": c.budget_line,
         "traces_seen": c.traces_seen,
         "waiver": asdict(c.waiver) if c.waiver is not None else None,
+        "warned_as_error": c.warned_as_error,
         "findings": [_finding(f) for f in c.findings],
         "top_tags": [_tag(t) for t in c.top_tags],
         "top_sites": [_site(s) for s in c.top_sites],
+    }
+
+
+def _figures(f: DriverFigures) -> dict[str, Any]:
+    return {
+        "driver": f.driver,
+        "traces_seen": f.traces_seen,
+        "values": {m: _number(v) for m, v in f.values.items()},
+        "not_evaluated": dict(f.not_evaluated),
     }
 
 

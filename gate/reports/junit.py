@@ -175,9 +175,11 @@ def _testcase(check: Check, classname: str, name: str, verdict: Verdict) -> Test
 
 
 def _rule_name(check: Check) -> str:
-    for finding in check.findings:
-        if finding.outcome is check.outcome and finding.rule_name:
-            return one_line(finding.rule_name, _NAME_CAP)
+    """The rule that decided the check: its worst finding's (a warning failing because of
+    --warn-as-error keeps its rule's name)."""
+    worst = max(check.findings, key=lambda f: f.outcome.severity, default=None)
+    if worst is not None and worst.rule_name:
+        return one_line(worst.rule_name, _NAME_CAP)
     return f"gate.{check.outcome.value}"
 
 

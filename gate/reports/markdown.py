@@ -24,6 +24,7 @@ from gate.reports.common import (
     plural,
     status_word,
     summary_phrase,
+    unattributed_line,
     waiver_text,
 )
 from gate.rules.results import Check, Outcome, Verdict
@@ -256,10 +257,13 @@ def _run(verdict: Verdict) -> list[str]:
     if len(files) > 20:
         shown += f" and {len(files) - 20} more"
     baseline = _code(verdict.baseline_source) if verdict.baseline_source else "none"
+    unattributed = unattributed_line(verdict)
     return [
         "",
         "### Run",
         "",
+        *([f"- {_escape(unattributed)}"] if unattributed else []),
+        *[f"- Note: {_escape(n, cap=500)}" for n in verdict.notes],
         f"- Window: {_code(verdict.window)}, aggregate: {_code(verdict.aggregate)}",
         f"- Baseline: {baseline}",
         f"- Budget files: {shown}",

@@ -14,8 +14,8 @@ from datetime import date
 import duckdb
 
 from gate.budgets.model import WaiverRule
-from gate.metrics import evidence_for
-from gate.rules.results import CallSite, Check, Finding, Outcome, TagUse, Waiver
+from gate.metrics import METRICS, evidence_for
+from gate.rules.results import CallSite, Check, DriverFigures, Finding, Outcome, TagUse, Waiver
 from gate.store.store import insert_rows, sql_text
 from gate.tables.drivers import TOTAL
 
@@ -86,6 +86,52 @@ def judge(
         con, [c for c in checks.values() if c.outcome.severity >= Outcome.WAIVED.severity]
     )
     return list(checks.values())
+
+
+def fail_on_warnings(checks: list[Check]) -> None:
+    """`--warn-as-error`: every warning becomes a failure, in every report alike (a CI test
+    view must not show green on a build the exit code fails)."""
+    for c in checks:
+        if c.outcome is Outcome.WARN:
+            c.outcome = Outcome.FAIL
+            c.warned_as_error = True
+            c.message = f"{c.message}; fails because warnings are errors (--warn-as-error)"
+
+
+def figures(con: duckdb.DuckDBPyConnection) -> list[DriverFigures]:
+    """Every appearing driver's figures for every metric, (kernel), (unattributed) and the
+    totals included, judged or not; a metric that could not be computed is None with why."""
+    values: dict[str, dict[str, float]] = {}
+    for driver, metric, value in con.execute(
+        "SELECT driver, metric, value FROM driver_metrics_aggregated"
+    ).fetchall():
+        values.setdefault(driver, {})[metric] = float(value)
+    seen = dict(con.execute("SELECT driver, traces_seen FROM driver_presence").fetchall())
+    traces, resident = con.execute(
+        "SELECT count(*), count(*) FILTER (WHERE has_resident_set) FROM traces"
+    ).fetchall()[0]
+    seen.setdefault(TOTAL, traces)
+    why = {
+        "active_code_bytes": (
+            "no trace has resident-set data (record with the Resident Set profile)"
+            if not resident
+            else "the driver has no code pages in any trace's resident set"
+        )
+    }
+    out = []
+    for driver in sorted(set(seen) | set(values)):
+        got = values.get(driver, {})
+        out.append(
+            DriverFigures(
+                driver=driver,
+                traces_seen=int(seen.get(driver, 0)),
+                values={m: got.get(m) for m in METRICS},
+                not_evaluated={
+                    m: why.get(m, "no trace provides this metric") for m in METRICS if m not in got
+                },
+            )
+        )
+    return out
 
 
 def _decide(c: Check, waivers: Sequence[WaiverRule], today: date) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum, IntEnum
 
+from gate.metrics import priority
+
 
 class Outcome(str, Enum):
     PASS = "pass"
@@ -114,6 +116,31 @@ class Check:
     waiver: Waiver | None = None
     top_tags: list[TagUse] = field(default_factory=list)
     top_sites: list[CallSite] = field(default_factory=list)
+    warned_as_error: bool = False  # a warning that fails the run because of --warn-as-error
+
+    @property
+    def excess(self) -> float:
+        """How far over: observed / limit, else observed / baseline (growth); 0 when unknown."""
+        if self.observed is None:
+            return 0.0
+        for reference in (self.limit, self.baseline):
+            if reference:
+                return self.observed / reference
+        return 0.0
+
+
+@dataclass(frozen=True)
+class DriverFigures:
+    """Every figure of one driver, judged or not: what the JSON report's table holds.
+
+    `values[metric]` is the aggregated value, or None where the metric could not be computed;
+    `not_evaluated[metric]` then says why.
+    """
+
+    driver: str  # a driver, (kernel), (unattributed) or (total)
+    traces_seen: int
+    values: dict[str, float | None]
+    not_evaluated: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +172,8 @@ class Verdict:
     baseline_source: str | None
     gate_version: str
     warn_as_error: bool = False
+    figures: list[DriverFigures] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # about the run: baseline provenance, ...
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for c in self.checks if c.outcome is outcome)
@@ -156,12 +185,11 @@ class Verdict:
             return ExitCode.ERROR
         if Outcome.FAIL in outcomes:
             return ExitCode.BUDGET_FAILED
-        if self.warn_as_error and Outcome.WARN in outcomes:
-            return ExitCode.BUDGET_FAILED
         return ExitCode.OK
 
     def worst_first(self) -> list[Check]:
+        """By outcome, then the metric's priority (gate.metrics.priority), then how far over."""
         return sorted(
             self.checks,
-            key=lambda c: (-c.outcome.severity, c.metric, -(c.observed or 0), c.driver),
+            key=lambda c: (-c.outcome.severity, priority(c.metric), -c.excess, c.metric, c.driver),
         )

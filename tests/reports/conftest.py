@@ -14,9 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from gate.metrics import METRICS
 from gate.rules.results import (
     CallSite,
     Check,
+    DriverFigures,
     Finding,
     Outcome,
     TagUse,
@@ -319,7 +321,24 @@ def make_verdict() -> Verdict:
         budget_files=["budgets/platform.yaml", "budgets/network.yaml", "budgets/storage.yaml"],
         baseline_source="baselines/main.json",
         gate_version="0.1.0-test",
+        figures=_figures(),
+        notes=["baseline recorded by gate 0.0.9"],
     )
+
+
+def _figures() -> list[DriverFigures]:
+    def values(npi: int | None, active: int | None) -> dict[str, float | None]:
+        out: dict[str, float | None] = {m: 0 for m in METRICS}
+        out[NPI], out["active_code_bytes"] = npi, active
+        return out
+
+    why = {"active_code_bytes": "the driver has no code pages in any trace's resident set"}
+    return [
+        DriverFigures("(kernel)", 2, values(1_226_752, None), dict(why)),
+        DriverFigures("(total)", 2, values(39_960_000, 3 * MiB)),
+        DriverFigures("(unattributed)", 1, values(0, None), dict(why)),
+        DriverFigures("acpi.sys", 2, values(1_258_291, 256 * KiB)),
+    ]
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
+from gate.metrics import priority
 from gate.reports import render_json
 from gate.rules.results import Check, Outcome, Verdict
 
@@ -38,10 +39,12 @@ def test_shape(verdict: Verdict) -> None:
     assert text == json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def test_checks_worst_first_then_metric_then_driver(verdict: Verdict) -> None:
+def test_checks_worst_first_then_metric_priority_then_driver(verdict: Verdict) -> None:
     checks = json.loads(render_json(verdict))["checks"]
     severity = {o.value: o.severity for o in Outcome}
-    keys = [(-severity[c["outcome"]], c["metric"], c["driver"]) for c in checks]
+    keys = [
+        (-severity[c["outcome"]], priority(c["metric"]), c["metric"], c["driver"]) for c in checks
+    ]
     assert keys == sorted(keys)
     assert checks[0]["outcome"] == "error"
 
