@@ -11,6 +11,7 @@ while most people read it as 1000; a budget must not depend on which reading was
 
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -51,6 +52,15 @@ _AMBIGUOUS_UNITS: dict[str, str] = {
 
 # DuckDB stores metric values as BIGINT; a larger limit could never be compared exactly.
 _MAX_BYTES = (1 << 63) - 1
+_MAX_COUNT = (1 << 63) - 1
+# Times are compared with trace times in seconds; past a century a window or time is a typo.
+_MAX_SECONDS = 100 * 365 * 24 * 3600
+# The longest number text worth converting: a size in bytes has at most 19 digits, and a
+# fraction of a unit needs no more than 30 decimals. Longer text is refused before it is
+# converted (int() of thousands of digits is slow, and Python refuses 4,300 or more).
+_MAX_NUMBER_TEXT = 50
+# How much of an input a message quotes.
+_SHOWN_TEXT = 40
 
 _NUMBER = r"(?P<number>[0-9]+(?:_[0-9]+)*(?:\.[0-9]+)?)"
 _SIZE_RE = re.compile(rf"{_NUMBER}\s*(?P<unit>[A-Za-z]+)?")
@@ -66,11 +76,36 @@ _DURATION_UNITS: dict[str, Fraction] = {
 
 
 def _number(text: str) -> Fraction:
+    if len(text) > _MAX_NUMBER_TEXT:
+        raise ValueError(f"{_shown(text)} has too many digits to be a sensible value")
     return Fraction(text.replace("_", ""))
 
 
 def _is_integer_like(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _shown(text: str) -> str:
+    """`text` quoted for a message, cut short when it is long."""
+    if len(text) <= _SHOWN_TEXT:
+        return f"'{text}'"
+    return f"'{text[: _SHOWN_TEXT - 10]}...' ({len(text):,} characters)"
+
+
+def _shown_value(value: object) -> str:
+    """A value that is not text, for a message, cut short when its repr is long."""
+    if _is_integer_like(value):
+        return _shown_int(value)  # type: ignore[arg-type]
+    text = repr(value)
+    return text if len(text) <= _SHOWN_TEXT else f"{text[: _SHOWN_TEXT - 10]}..."
+
+
+def _shown_int(value: int) -> str:
+    """An integer for a message; huge ones by their size (str() of 4,300+ digits fails)."""
+    if value.bit_length() <= 128:
+        return str(value)
+    sign = "-" if value < 0 else ""
+    return f"{sign}an integer of about {int(value.bit_length() * 0.30103) + 1:,} digits"
 
 
 # --- sizes and counts -------------------------------------------------------------------------
@@ -85,9 +120,9 @@ def parse_bytes(value: int | str) -> int:
     """
     if _is_integer_like(value):
         if value < 0:
-            raise ValueError(f"{value} is negative: a size is 0 bytes or more")
+            raise ValueError(f"{_shown_int(value)} is negative: a size is 0 bytes or more")
         if value > _MAX_BYTES:
-            raise ValueError(f"{value} is too large for a size in bytes")
+            raise ValueError(f"{_shown_int(value)} is too large for a size in bytes")
         return value
     if isinstance(value, float):
         raise ValueError(
@@ -98,20 +133,20 @@ def parse_bytes(value: int | str) -> int:
         raise ValueError(f"expected a size such as 4096 or '512 KiB', found {type(value).__name__}")
     text = value.strip()
     if text.startswith("-"):
-        raise ValueError(f"'{text}' is negative: a size is 0 bytes or more")
+        raise ValueError(f"{_shown(text)} is negative: a size is 0 bytes or more")
     match = _SIZE_RE.fullmatch(text)
     if match is None:
         raise ValueError(
-            f"'{text}' is not a size: write a plain number of bytes (4096) or a number with a "
-            "binary unit (512 KiB, 1.5 MiB, 2 GiB)"
+            f"{_shown(text)} is not a size: write a plain number of bytes (4096) or a number "
+            "with a binary unit (512 KiB, 1.5 MiB, 2 GiB)"
         )
     number_text, unit = match.group("number"), match.group("unit")
     number = _number(number_text)
     if unit is None:
         if number.denominator != 1:
             raise ValueError(
-                f"'{text}' is not a whole number of bytes: write a plain integer or add a binary "
-                "unit, e.g. '1.5 MiB'"
+                f"{_shown(text)} is not a whole number of bytes: write a plain integer or add a "
+                "binary unit, e.g. '1.5 MiB'"
             )
         return _checked_size(text, int(number))
     if unit in _AMBIGUOUS_UNITS:
@@ -123,25 +158,25 @@ def parse_bytes(value: int | str) -> int:
             else f"write a size in {binary} that is a whole number of bytes"
         )
         raise ValueError(
-            f"'{text}' is ambiguous (WPA's \"KB\" means 1024 bytes): {suggestion} "
+            f'{_shown(text)} is ambiguous (WPA\'s "KB" means 1024 bytes): {suggestion} '
             "or the plain number of bytes"
         )
     if unit not in BINARY_UNITS:
         folded = {name.lower(): name for name in BINARY_UNITS}
         if unit.lower() in folded:
             raise ValueError(
-                f"'{text}': unit names are case-sensitive: write '{folded[unit.lower()]}'"
+                f"{_shown(text)}: unit names are case-sensitive: write '{folded[unit.lower()]}'"
             )
-        raise ValueError(f"'{text}': unknown unit '{unit}': use B, KiB, MiB or GiB")
+        raise ValueError(f"{_shown(text)}: unknown unit '{unit[:10]}': use B, KiB, MiB or GiB")
     exact = number * BINARY_UNITS[unit]
     if exact.denominator != 1:
-        raise ValueError(f"'{text}' is not a whole number of bytes ({float(exact):g} bytes)")
+        raise ValueError(f"{_shown(text)} is not a whole number of bytes ({float(exact):g} bytes)")
     return _checked_size(text, int(exact))
 
 
 def _checked_size(text: str, size: int) -> int:
     if size > _MAX_BYTES:
-        raise ValueError(f"'{text}' is too large for a size in bytes")
+        raise ValueError(f"{_shown(text)} is too large for a size in bytes")
     return size
 
 
@@ -153,17 +188,22 @@ def parse_count(value: int | str) -> int:
     """
     if _is_integer_like(value):
         if value < 0:
-            raise ValueError(f"{value} is negative: a count is 0 or more")
+            raise ValueError(f"{_shown_int(value)} is negative: a count is 0 or more")
+        if value > _MAX_COUNT:
+            raise ValueError(f"{_shown_int(value)} is too large for a count")
         return value
     if isinstance(value, str):
         text = value.strip()
         if _COUNT_RE.fullmatch(text):
-            return int(text.replace("_", ""))
+            count = _number(text)
+            if count > _MAX_COUNT:
+                raise ValueError(f"{_shown(text)} is too large for a count")
+            return int(count)
         if text.startswith("-"):
-            raise ValueError(f"'{text}' is negative: a count is 0 or more")
-        shown = f"'{text}'"
+            raise ValueError(f"{_shown(text)} is negative: a count is 0 or more")
+        shown = _shown(text)
     else:
-        shown = repr(value)
+        shown = _shown_value(value)
     raise ValueError(f"{shown} is not a count: write a plain integer such as 12000, without a unit")
 
 
@@ -221,12 +261,16 @@ def parse_percent(value: int | float | str, *, maximum: float = 1.0) -> float:
     if isinstance(value, bool):
         raise ValueError(f"{value!r} is not a percentage: write e.g. '80%'")
     if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValueError(f"{value!r} is not a percentage: write e.g. '80%'")
+        if isinstance(value, int) and abs(value) > _MAX_COUNT:
+            raise ValueError(f"{_shown_int(value)} is not a sensible percentage")
         fraction = Fraction(value)
         shown = repr(value)
         plain = True
     elif isinstance(value, str):
         text = value.strip()
-        shown = f"'{text}'"
+        shown = _shown(text)
         if text.startswith("-"):
             raise ValueError(f"{shown} is negative: write a percentage such as '80%'")
         percent = _PERCENT_RE.fullmatch(text)
@@ -263,21 +307,27 @@ def parse_duration(value: str | int | float) -> float:
     if _is_integer_like(value) and value == 0:
         return 0.0
     if not isinstance(value, str):
-        raise ValueError(f"{value!r} is not a duration: add a unit, e.g. '30s', '500ms' or '2m'")
+        shown = _shown_value(value)
+        raise ValueError(f"{shown} is not a duration: add a unit, e.g. '30s', '500ms' or '2m'")
     text = value.strip()
     if text.startswith("-"):
-        raise ValueError(f"'{text}' is negative: a time is counted from the start of the trace")
+        raise ValueError(
+            f"{_shown(text)} is negative: a time is counted from the start of the trace"
+        )
     match = _DURATION_RE.fullmatch(text)
     if match is None:
-        raise ValueError(f"'{text}' is not a duration: write e.g. '30s', '500ms' or '2m'")
+        raise ValueError(f"{_shown(text)} is not a duration: write e.g. '30s', '500ms' or '2m'")
     number, unit = _number(match.group("number")), match.group("unit")
     if unit is None:
         if number == 0:
             return 0.0
         raise ValueError(f"'{text}' has no unit: write '{text}s' for seconds or '{text}ms'")
     if unit not in _DURATION_UNITS:
-        raise ValueError(f"'{text}': unknown time unit '{unit}': use ms, s or m")
-    return float(number * _DURATION_UNITS[unit])
+        raise ValueError(f"{_shown(text)}: unknown time unit '{unit[:10]}': use ms, s or m")
+    seconds = number * _DURATION_UNITS[unit]
+    if seconds > _MAX_SECONDS:
+        raise ValueError(f"{_shown(text)} is longer than a century: not a time in a trace")
+    return float(seconds)
 
 
 def parse_window(text: str) -> tuple[float | None, float | None]:
@@ -287,11 +337,14 @@ def parse_window(text: str) -> tuple[float | None, float | None]:
     must be later than the start.
     """
     if not isinstance(text, str):
-        raise ValueError(f"{text!r} is not a window: write e.g. '0s..30s', '5s..' or '..30s'")
+        raise ValueError(
+            f"{_shown_value(text)} is not a window: write e.g. '0s..30s', '5s..' or '..30s'"
+        )
     stripped = text.strip()
     if stripped.count("..") != 1:
         raise ValueError(
-            f"'{stripped}' is not a window: write start..end, e.g. '0s..30s', '5s..' or '..30s'"
+            f"{_shown(stripped)} is not a window: write start..end, "
+            "e.g. '0s..30s', '5s..' or '..30s'"
         )
     start_text, end_text = (part.strip() for part in stripped.split(".."))
     if not start_text and not end_text:
@@ -302,7 +355,7 @@ def parse_window(text: str) -> tuple[float | None, float | None]:
     start = _window_side(stripped, "start", start_text)
     end = _window_side(stripped, "end", end_text)
     if start is not None and end is not None and end <= start:
-        raise ValueError(f"'{stripped}': the end must be later than the start")
+        raise ValueError(f"{_shown(stripped)}: the end must be later than the start")
     return start, end
 
 
@@ -312,7 +365,7 @@ def _window_side(window: str, side: str, text: str) -> float | None:
     try:
         return parse_duration(text)
     except ValueError as exc:
-        raise ValueError(f"'{window}': bad {side}: {exc}") from None
+        raise ValueError(f"{_shown(window)}: bad {side}: {exc}") from None
 
 
 def format_duration(seconds: float) -> str:
