@@ -22,6 +22,12 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
+from yaml.events import (
+    AliasEvent,
+    CollectionEndEvent,
+    CollectionStartEvent,
+    ScalarEvent,
+)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gate.budgets.model import (
@@ -41,6 +47,7 @@ from gate.budgets.model import (
     WaiverRule,
 )
 from gate.errors import BudgetError
+from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_window, parse_bytes, parse_count, parse_percent, parse_window
 
 __all__ = ["expand_budget_paths", "load_budgets", "tag_pattern_is_valid"]
@@ -72,6 +79,11 @@ _POOL_TAG_LENGTH = 4
 # DuckDB's GLOB gives these characters a meaning that pool tag patterns do not have.
 _GLOB_SPECIAL = ("[", "]", "\\")
 _SIZE_EXAMPLE = "a size such as '512 KiB' or 4096"
+# Bounds on what a budget file may make the loader do; real files are far inside them (a few
+# levels deep, a few hundred values, aliases used a handful of times).
+_MAX_FILE_BYTES = 16 << 20
+_MAX_DEPTH = 32
+_MAX_EXPANDED = 200_000
 _COUNT_EXAMPLE = "a count such as 12000"
 
 
@@ -348,8 +360,67 @@ class _FileBudgets:
     has_budgets: bool = False
 
 
+def _structure_problem(text: str) -> tuple[yaml.Mark, str] | None:
+    """What makes a YAML text unfit to compose, found from its events alone: nesting deeper
+    than `_MAX_DEPTH`, an alias inside the node it names (a merge key into its own mapping
+    recurses forever), aliases that expand to more than `_MAX_EXPANDED` nodes (nine levels of
+    nine aliases are 387 million), or a scalar with characters no report or database can hold.
+
+    PyYAML's parser keeps its own stack, so reading the events is safe at any depth; its
+    composer and everything that walks the nodes recurse, and expand every alias path.
+    """
+    sizes: dict[str, int] = {}  # anchor -> nodes it expands to, once its node is complete
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, expanded count when it opened)
+    expanded = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, CollectionStartEvent):
+            if len(open_nodes) >= _MAX_DEPTH:
+                return event.start_mark, f"nested more than {_MAX_DEPTH} levels deep"
+            open_nodes.append((event.anchor, expanded))
+            expanded += 1
+        elif isinstance(event, CollectionEndEvent):
+            anchor, before = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - before
+        elif isinstance(event, ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            why = _unshowable(event.value)
+            if why is not None:
+                return event.start_mark, why
+        elif isinstance(event, AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                return event.start_mark, f"alias *{event.anchor} refers to a node that holds it"
+            expanded += sizes.get(event.anchor, 1)
+        if expanded > _MAX_EXPANDED:
+            return event.start_mark, (
+                f"aliases expand the file to more than {_MAX_EXPANDED:,} values; "
+                "write the entries out instead"
+            )
+    return None
+
+
+def _unshowable(text: str) -> str | None:
+    """Why a text value cannot be kept (DuckDB, JUnit XML and JSON all need valid Unicode
+    without control characters), or None."""
+    for char in text:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF:
+            return f"text holds U+{code:04X}, half of a surrogate pair, which is not a character"
+        if (code < 0x20 and char not in "\t\n\r") or code == 0x7F:
+            return f"text holds the control character U+{code:04X}, which reports cannot show"
+    return None
+
+
 def _read_file(path: Path, source: _Source, problems: _Problems) -> Node | None:
     try:
+        size = path.stat().st_size
+        if path.is_file() and size > _MAX_FILE_BYTES:
+            problems.whole_file(
+                source, f"{size:,} bytes is too large for a budget file (at most 16 MiB)"
+            )
+            return None
         raw = path.read_bytes()
     except FileNotFoundError:
         problems.whole_file(source, "no such file")
@@ -366,6 +437,11 @@ def _read_file(path: Path, source: _Source, problems: _Problems) -> Node | None:
         problems.whole_file(source, f"not UTF-8 text (byte offset {exc.start})")
         return None
     try:
+        refused = _structure_problem(text)
+        if refused is not None:
+            mark, problem = refused
+            problems.at(_Place(source, mark.line + 1, mark.column + 1), None, problem)
+            return None
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -591,6 +667,14 @@ def _parse_attribution(
                 if driver is None:
                     continue
                 driver = _driver_name(driver)
+                if driver in RESERVED_NAMES or driver == DEFAULT_DRIVER:
+                    reader.error(
+                        tag_key,
+                        tag_path,
+                        f"'{driver}' is a name the gate keeps for itself: a tag rule names the "
+                        "driver image that allocates, e.g. 'fabrikam.sys'",
+                    )
+                    continue
                 if not _check_driver_name(driver, tag_path, tag_key, reader):
                     continue
                 place = reader.place(tag_key)
@@ -718,8 +802,8 @@ def _parse_date_or_none(text: str) -> date | None:
 
 
 def _parse_version(text: str) -> int:
-    if not text.strip().isdigit():
-        raise ValueError(f"'{text}' is not a version number: use 1")
+    if not re.fullmatch(r"[0-9]{1,9}", text.strip()):
+        raise ValueError(f"'{text[:20]}' is not a version number: use 1")
     return int(text)
 
 
