@@ -22,6 +22,7 @@ __all__ = [
     "COUNT_METRICS",
     "DEFAULT_DRIVER",
     "DEFAULT_TOLERANCE_MIN_BYTES",
+    "DEFAULT_TOLERANCE_MIN_COUNT",
     "DEFAULT_TOLERANCE_PERCENT",
     "DEFAULT_WARN_AT",
     "METRICS",
@@ -39,6 +40,8 @@ TOTAL_DRIVER = TOTAL
 DEFAULT_WARN_AT = 0.8
 DEFAULT_TOLERANCE_PERCENT = 0.10
 DEFAULT_TOLERANCE_MIN_BYTES = 64 * 1024
+# The floor for counts (nonpaged_allocations): a few more allocations in one boot are noise.
+DEFAULT_TOLERANCE_MIN_COUNT = 50
 
 Unbudgeted = Literal["warn", "fail"]
 
@@ -66,6 +69,7 @@ class DriverBudget:
     tolerance_min_bytes: int
     file: str
     line: int
+    tolerance_min_count: int = DEFAULT_TOLERANCE_MIN_COUNT
 
     @property
     def is_default(self) -> bool:
@@ -122,6 +126,7 @@ class BudgetSet:
     warn_at: float = DEFAULT_WARN_AT
     tolerance_percent: float = DEFAULT_TOLERANCE_PERCENT
     tolerance_min_bytes: int = DEFAULT_TOLERANCE_MIN_BYTES
+    tolerance_min_count: int = DEFAULT_TOLERANCE_MIN_COUNT
     unbudgeted: Unbudgeted = "warn"
     window: tuple[float | None, float | None] | None = None
     aggregate: str = "max"

@@ -1,5 +1,6 @@
 -- GATE004 baseline.shrink
--- A metric shrank below the baseline by more than the tolerance.
+-- A budgeted metric shrank below the baseline by more than the tolerance (the metrics and the
+-- tolerance as for GATE003).
 -- Why: the improvement is real, so the baseline (or budget) can be tightened to keep it.
 -- Contract: rule_id, driver, metric, observed_value, limit_value, baseline_value, outcome, message
 SELECT
@@ -16,6 +17,7 @@ SELECT
 FROM driver_metrics_aggregated AS m
 JOIN baseline_values AS b USING (driver, metric)
 JOIN tolerances AS t USING (driver)
-LEFT JOIN budget_limits AS l USING (driver, metric)
+JOIN budget_limits AS l USING (driver, metric)
 WHERE b.value - m.value > tolerance_of(m.metric, b.value, t.tolerance_percent,
-                                       t.tolerance_min_bytes)
+                                       t.tolerance_min_bytes,
+                                       t.tolerance_min_count)

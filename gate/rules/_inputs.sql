@@ -10,6 +10,7 @@ CREATE OR REPLACE TABLE budget_entries (
     warn_at DOUBLE NOT NULL,            -- the entry's warning threshold, a fraction of the limit
     tolerance_percent DOUBLE NOT NULL,  -- the entry's baseline tolerance, a fraction
     tolerance_min_bytes DOUBLE NOT NULL,  -- the entry's absolute tolerance floor in bytes
+    tolerance_min_count DOUBLE NOT NULL,  -- the entry's absolute tolerance floor for counts
     budget_file VARCHAR NOT NULL,       -- the budget file of the entry
     budget_line INTEGER NOT NULL        -- the entry's line in it
 );
@@ -36,6 +37,7 @@ CREATE OR REPLACE TABLE cfg_budgets (
     warn_at DOUBLE NOT NULL,            -- warning threshold of entries that set none, and totals
     tolerance_percent DOUBLE NOT NULL,  -- baseline tolerance where no entry sets one
     tolerance_min_bytes DOUBLE NOT NULL,  -- absolute tolerance floor where no entry sets one
+    tolerance_min_count DOUBLE NOT NULL,  -- the same for counts
     unbudgeted VARCHAR NOT NULL         -- warn | fail: the outcome for a driver with no budget
 );
 

@@ -5,11 +5,11 @@
 -- rule messages print sizes exactly as the reports do.
 
 -- The noise tolerance of a baseline comparison (metrics.md, "Baseline tolerance"): the larger
--- of a percentage of the baseline and an absolute floor. The floor is in bytes, so it applies
--- to byte metrics only.
-CREATE OR REPLACE MACRO tolerance_of(metric, baseline, percent, floor_bytes) AS
+-- of a percentage of the baseline and an absolute floor, in bytes for byte metrics and in
+-- units for counts (nonpaged_allocations).
+CREATE OR REPLACE MACRO tolerance_of(metric, baseline, percent, floor_bytes, floor_count := 0) AS
     greatest(percent * baseline,
-             CASE WHEN metric LIKE '%\_bytes' ESCAPE '\' THEN floor_bytes ELSE 0 END);
+             CASE WHEN metric LIKE '%\_bytes' ESCAPE '\' THEN floor_bytes ELSE floor_count END);
 
 -- The budget entry that applies to each driver: its own, else the "*" default. An own entry
 -- replaces the default as a whole; (kernel) and (unattributed) only ever get their own. Every
@@ -43,13 +43,14 @@ FROM budget_totals AS t, cfg_budgets AS c;
 -- tolerances: the baseline tolerance of each driver and of the totals.
 --   driver                driver name, (kernel), (unattributed) or (total)
 --   tolerance_percent     growth beyond this fraction of the baseline fails
---   tolerance_min_bytes   ... and beyond this many bytes (byte metrics only)
+--   tolerance_min_bytes   ... and beyond this many bytes (byte metrics)
+--   tolerance_min_count   ... or beyond this count (count metrics)
 CREATE OR REPLACE VIEW tolerances AS
-SELECT a.driver, e.tolerance_percent, e.tolerance_min_bytes
+SELECT a.driver, e.tolerance_percent, e.tolerance_min_bytes, e.tolerance_min_count
 FROM _applicable_entry AS a
 JOIN budget_entries AS e ON e.driver = a.entry
 UNION ALL
-SELECT d.driver, c.tolerance_percent, c.tolerance_min_bytes
+SELECT d.driver, c.tolerance_percent, c.tolerance_min_bytes, c.tolerance_min_count
 FROM (SELECT DISTINCT driver FROM driver_metrics_aggregated) AS d, cfg_budgets AS c
 WHERE d.driver NOT IN (SELECT driver FROM _applicable_entry);
 

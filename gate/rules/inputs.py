@@ -13,8 +13,8 @@ from gate.budgets.model import BudgetSet, DriverBudget
 from gate.store.store import insert_rows
 
 
-def _tolerance(e: DriverBudget) -> tuple[float, int]:
-    return e.tolerance_percent, e.tolerance_min_bytes
+def _tolerance(e: DriverBudget) -> tuple[float, int, int]:
+    return e.tolerance_percent, e.tolerance_min_bytes, e.tolerance_min_count
 
 
 def load_rule_inputs(
@@ -51,6 +51,7 @@ def load_rule_inputs(
                 budgets.warn_at,
                 budgets.tolerance_percent,
                 budgets.tolerance_min_bytes,
+                budgets.tolerance_min_count,
                 budgets.unbudgeted,
             ]
         ],

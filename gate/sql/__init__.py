@@ -62,7 +62,8 @@ def load_config(con: duckdb.DuckDBPyConnection, config: ModelConfig) -> None:
     if config.aggregate not in AGGREGATES:
         raise ValueError(f"unknown aggregate {config.aggregate!r}")
     run_script(con, sql_text("gate.sql", "config.sql"))
-    insert_rows(con, "cfg_window", [[config.window_start_s, config.window_end_s]])
+    window = [config.window_start_s, config.window_end_s, config.window_label()]
+    insert_rows(con, "cfg_window", [window])
     insert_rows(con, "cfg_run", [[config.aggregate]])
     insert_rows(con, "cfg_skip_modules", [[m] for m in config.skip_modules])
     insert_rows(

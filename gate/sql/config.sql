@@ -5,7 +5,8 @@
 -- cfg_window: the evaluation window (metrics.md, "Time and the window"), one row.
 CREATE OR REPLACE TABLE cfg_window (
     start_s DOUBLE,                     -- window start in seconds from trace start; NULL: open
-    end_s DOUBLE                        -- window end; NULL: open (to the end of the trace)
+    end_s DOUBLE,                       -- window end; NULL: open (to the end of the trace)
+    label VARCHAR NOT NULL              -- as reports print it: 0s..30s, 5s.., whole trace
 );
 
 -- cfg_run: how the run aggregates over traces, one row.

@@ -81,7 +81,9 @@ def test_warn_as_error_turns_warnings_into_exit_1(tmp_path: Path) -> None:
     assert rc == 1
 
 
-def _baseline(tmp_path: Path, value: int, driver: str = "a.sys") -> Path:
+def _baseline(
+    tmp_path: Path, value: int, driver: str = "a.sys", metric: str = "nonpaged_impacting_bytes"
+) -> Path:
     path = tmp_path / "baseline.json"
     path.write_text(
         json.dumps(
@@ -91,11 +93,47 @@ def _baseline(tmp_path: Path, value: int, driver: str = "a.sys") -> Path:
                 "aggregate": "max",
                 "window": "whole trace",
                 "traces": [],
-                "drivers": {driver: {"nonpaged_impacting_bytes": value}},
+                "drivers": {driver: {metric: value}},
             }
         )
     )
     return path
+
+
+def _allocations(count: int) -> list[dict]:
+    return [alloc(1 + i / 1000, 0x1000 + 0x100 * i, 256) for i in range(count)]
+
+
+def test_growth_of_a_metric_the_budgets_do_not_limit_fails_nothing(tmp_path: Path) -> None:
+    """Three more 256 B allocations must not fail a pull request on a metric nobody budgeted."""
+    budgets = "drivers:\n  a.sys: {nonpaged_impacting_bytes: 100 MiB}\n"
+    path = _baseline(tmp_path, 20, metric="nonpaged_allocations")
+    rc, rep = run_gate(tmp_path, _allocations(23), budgets, "--baseline", str(path))
+    assert rc == 0
+    assert outcome(rep, "a.sys", "nonpaged_allocations") == "absent"
+
+
+@pytest.mark.parametrize(("observed", "expected"), [(23, "pass"), (70, "pass"), (71, "fail")])
+def test_count_growth_has_an_absolute_floor(tmp_path: Path, observed: int, expected: str) -> None:
+    """Counts get a floor as bytes do: 50 allocations by default (10 % of 20 would be 2)."""
+    budgets = "drivers:\n  a.sys: {nonpaged_allocations: 100000}\n"
+    path = _baseline(tmp_path, 20, metric="nonpaged_allocations")
+    rc, rep = run_gate(tmp_path, _allocations(observed), budgets, "--baseline", str(path))
+    assert outcome(rep, "a.sys", "nonpaged_allocations") == expected
+    assert rc == (1 if expected == "fail" else 0)
+    if expected == "fail":
+        check = next(c for c in rep["checks"] if c["metric"] == "nonpaged_allocations")
+        assert check["message"] == (
+            "a.sys nonpaged_allocations grew by +51 over its baseline of 20 to 71, "
+            "more than the tolerance of 50"
+        )
+
+
+def test_growth_through_the_default_entry_is_judged(tmp_path: Path) -> None:
+    budgets = 'drivers:\n  "*": {nonpaged_impacting_bytes: 100 MiB}\n'
+    path = _baseline(tmp_path, 100 * KIB)
+    rc, rep = run_gate(tmp_path, one(MIB), budgets, "--baseline", str(path))
+    assert (rc, outcome(rep, "a.sys", "nonpaged_impacting_bytes")) == (1, "fail")
 
 
 @pytest.mark.parametrize(
@@ -294,3 +332,28 @@ def test_a_user_rule_adds_findings(tmp_path: Path) -> None:
     budgets = "drivers:\n  a.sys: {nonpaged_impacting_bytes: 1 MiB}\n"
     rc, rep = run_gate(tmp_path, one(70000), budgets, "--rules", str(rules))
     assert (rc, outcome(rep, "a.sys", "nonpaged_allocated_bytes")) == (1, "fail")
+
+
+@pytest.mark.parametrize(
+    ("window", "message"),
+    [
+        (
+            "200s..300s",
+            "the window 200s..300s starts after {trace} ends (100.0 s): nothing to judge",
+        ),
+        (
+            "10s..20s",
+            "no pool allocation of {trace} takes part in the window 10s..20s: nothing to judge",
+        ),
+    ],
+)
+def test_a_window_that_sees_nothing_is_an_error_never_a_pass(
+    tmp_path: Path, window: str, message: str
+) -> None:
+    budgets = "drivers:\n  a.sys: {nonpaged_impacting_bytes: 100 MiB}\n"
+    events = [alloc(1, 0x1000, 64), free(2, 0x1000)]
+    rc, rep = run_gate(tmp_path, events, budgets, "--window", window)
+    assert rc == 2
+    errors = [c for c in rep["checks"] if c["outcome"] == "error"]
+    trace = str(tmp_path / "t0.yaml")
+    assert [c["message"] for c in errors] == [message.format(trace=trace)]
