@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 from gate import __version__
 from gate.errors import BaselineError
-from gate.fileio import write_text_atomic
+from gate.fileio import path_text, write_text_atomic
 
 FORMAT_NAME = "gate-baseline"
 FORMAT_VERSION = 1
@@ -62,45 +63,153 @@ def write_baseline(path: Path, b: Baseline) -> None:
     write_text_atomic(path, to_json(b), what="baseline")
 
 
-def read_baseline(path: Path) -> Baseline:
+# What a baseline file may hold: it is a few levels deep and a few hundred kilobytes; these
+# bounds keep a corrupt or hostile file from costing more than a clear message.
+_MAX_FILE_BYTES = 64 << 20
+_MAX_DEPTH = 16
+# Metric values are BIGINT in the model; a baseline beyond it cannot describe a real figure.
+_MAX_MAGNITUDE = float(1 << 63)
+_MAX_INTEGER_TEXT = 30
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+class _HugeInteger:
+    """A JSON integer too long to convert, kept as a marker for a message with its key."""
+
+    def __init__(self, text: str) -> None:
+        self.digits = len(text.lstrip("-"))
+
+
+def _parse_int(text: str) -> int | _HugeInteger:
+    return _HugeInteger(text) if len(text) > _MAX_INTEGER_TEXT else int(text)
+
+
+def _too_deep(text: str) -> int | None:
+    """The offset of the first bracket nested deeper than `_MAX_DEPTH`, or None. Checked
+    before parsing: the JSON parser recurses, and a deep enough file ends it in RecursionError."""
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > _MAX_DEPTH:
+                return match.start()
+        elif token in "]}":
+            depth -= 1
+    return None
+
+
+def _place(text: str, offset: int) -> str:
+    """`line:column`, both 1-based, of a character offset."""
+    return f"{text.count(chr(10), 0, offset) + 1}:{offset - text.rfind(chr(10), 0, offset)}"
+
+
+def _key(path: str) -> str:
+    """A key path for a message: quoted, escaped where it cannot be shown, cut short."""
+    text = path if path.isprintable() else path.encode("unicode_escape").decode("ascii")
+    return f"'{text}'" if len(text) <= 80 else f"'{text[:70]}...'"
+
+
+def _text_problem(value: str) -> str | None:
+    """Why a name cannot be stored or reported (lone surrogates, control characters)."""
+    for char in value:
+        code = ord(char)
+        if 0xD800 <= code <= 0xDFFF or code < 0x20 or code == 0x7F:
+            return f"holds U+{code:04X}, which is not a character a report can show"
+    return None
+
+
+def _load_json(path: Path) -> object:
+    shown = path_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if path.is_file() and size > _MAX_FILE_BYTES:
+            raise BaselineError(f"{shown}: {size:,} bytes is too large for a baseline file")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        raise BaselineError(f"{path}: no such file") from None
+        raise BaselineError(f"{shown}: no such file") from None
     except OSError as exc:
-        raise BaselineError(f"{path}: cannot read: {exc.strerror}") from None
+        raise BaselineError(f"{shown}: cannot read: {exc.strerror}") from None
     try:
-        doc = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BaselineError(f"{path}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
-        raise BaselineError(f"{path}: not a gate baseline (format is not '{FORMAT_NAME}')")
-    if doc.get("version") != FORMAT_VERSION:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BaselineError(f"{shown}: not UTF-8 text (byte offset {exc.start})") from None
+    deep = _too_deep(text)
+    if deep is not None:
         raise BaselineError(
-            f"{path}: baseline version {doc.get('version')!r} is not supported "
+            f"{shown}:{_place(text, deep)}: nested more than {_MAX_DEPTH} levels deep"
+        )
+    try:
+        return json.loads(text, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise BaselineError(
+            f"{shown}:{exc.lineno}:{exc.colno}: not valid JSON: {exc.msg}"
+        ) from None
+
+
+def _value(shown: str, key: str, value: object) -> float:
+    if isinstance(value, _HugeInteger):
+        raise BaselineError(
+            f"{shown}: key {_key(key)}: an integer of {value.digits:,} digits is too large"
+        )
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not ok or not math.isfinite(value) or abs(value) >= _MAX_MAGNITUDE:  # type: ignore[arg-type]
+        got = (
+            repr(value)
+            if isinstance(value, (int, float, bool)) or value is None
+            else type(value).__name__
+        )
+        raise BaselineError(f"{shown}: key {_key(key)}: expected a number below 2**63, got {got}")
+    return float(value)  # type: ignore[arg-type]
+
+
+def _name(shown: str, key: str, name: str) -> str:
+    why = _text_problem(name)
+    if why is not None or not name:
+        raise BaselineError(f"{shown}: key {_key(key)}: a name that {why or 'is empty'}")
+    return name
+
+
+def _text(value: object) -> str:
+    """A provenance field as text; anything else, or text no report can show, becomes ''."""
+    return value if isinstance(value, str) and _text_problem(value) is None else ""
+
+
+def read_baseline(path: Path) -> Baseline:
+    """Read a baseline written by `write_baseline`; every problem is one `BaselineError` line
+    naming the file and the key or place."""
+    shown = path_text(path)
+    doc = _load_json(path)
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
+        raise BaselineError(f"{shown}: not a gate baseline (format is not '{FORMAT_NAME}')")
+    if doc.get("version") != FORMAT_VERSION or isinstance(doc.get("version"), bool):
+        version = doc.get("version")
+        got = repr(version) if isinstance(version, (int, float, str)) else type(version).__name__
+        raise BaselineError(
+            f"{shown}: baseline version {got[:20]} is not supported "
             f"(this gate reads version {FORMAT_VERSION})"
         )
     drivers = doc.get("drivers")
     if not isinstance(drivers, dict):
-        raise BaselineError(f"{path}: key 'drivers': expected a mapping of driver to metrics")
+        raise BaselineError(f"{shown}: key 'drivers': expected a mapping of driver to metrics")
     out: dict[str, dict[str, float]] = {}
     for driver, metrics in drivers.items():
+        key = f"drivers.{driver}"
+        _name(shown, key, driver)
         if not isinstance(metrics, dict):
-            raise BaselineError(f"{path}: key 'drivers.{driver}': expected a mapping of metrics")
+            raise BaselineError(f"{shown}: key {_key(key)}: expected a mapping of metrics")
         for metric, value in metrics.items():
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool)
-            if not ok or not math.isfinite(value):
-                raise BaselineError(
-                    f"{path}: key 'drivers.{driver}.{metric}': expected a number, got {value!r}"
-                )
-            out.setdefault(driver, {})[metric] = float(value)
+            _name(shown, f"{key}.{metric}", metric)
+            out.setdefault(driver, {})[metric] = _value(shown, f"{key}.{metric}", value)
     traces = doc.get("traces") if isinstance(doc.get("traces"), list) else []
     return Baseline(
         drivers=out,
-        traces=[t for t in traces if isinstance(t, dict)],
-        window=str(doc.get("window", "")),
-        aggregate=str(doc.get("aggregate", "")),
-        source=str(path),
-        created_utc=str(doc.get("created_utc", "")),
-        gate_version=str(doc.get("gate_version", "")),
+        traces=[
+            {k: _text(v) for k, v in t.items() if _text(k)} for t in traces if isinstance(t, dict)
+        ],
+        window=_text(doc.get("window", "")),
+        aggregate=_text(doc.get("aggregate", "")),
+        source=shown,
+        created_utc=_text(doc.get("created_utc", "")),
+        gate_version=_text(doc.get("gate_version", "")),
     )
