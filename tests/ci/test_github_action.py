@@ -151,7 +151,7 @@ def test_pip_downloads_are_cached_on_the_actions_own_pyproject(workspace: Path) 
     run, _ = _run(workspace, SAMPLE_INPUTS)
     prepare = run.step("prepare")
     digest = hashlib.sha256((REPO / "pyproject.toml").read_bytes() + b"fast").hexdigest()[:20]
-    version = "%d.%d" % sys.version_info[:2]
+    version = f"{sys.version_info[0]}.{sys.version_info[1]}"
     prefix = f"driver-memory-gate-pip-Linux-X64-py{version}-"
     assert prepare.outputs["cache-prefix"] == prefix
     assert prepare.outputs["cache-key"] == prefix + digest
