@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from gate.errors import CsvFormatError
+from gate.fileio import path_text
 from gate.inputs.wpa.columns import EXPECTED, sniff_layout
 from gate.inputs.wpa.csvfile import CsvFile, open_csv
 from gate.inputs.wpa.pool import Stacks, read_pool, trace_order
@@ -58,17 +59,25 @@ def wpa_csv_group(path: Path) -> list[Path]:
         header = open_csv(path).header
         if sniff_layout(header) is None:
             raise _unknown_layout(path, header)
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as exc:
+        raise CsvFormatError(f"{path_text(folder)}: cannot list: {exc.strerror}") from None
     group = [
         p
-        for p in sorted(folder.iterdir())
-        if p.is_file() and p.suffix.lower() == ".csv" and (p == named or _is_export(p))
+        for p in entries
+        if p.suffix.lower() == ".csv" and p.is_file() and (p == named or _is_export(p))
     ]
     if not group:
-        raise CsvFormatError(f"{folder}: no WPA CSV export in this folder; expected {EXPECTED}")
+        raise CsvFormatError(
+            f"{path_text(folder)}: no WPA CSV export in this folder; expected {EXPECTED}"
+        )
     return group
 
 
 def _is_export(path: Path) -> bool:
+    """Whether a file beside the named one is an export; an unreadable or malformed file is
+    simply not one, so that it can never break reading the real exports."""
     try:
         return sniff_layout(open_csv(path).header) is not None
     except CsvFormatError:
@@ -76,24 +85,28 @@ def _is_export(path: Path) -> bool:
 
 
 def _unknown_layout(path: Path, header: list[str]) -> CsvFormatError:
-    found = ", ".join(h for h in header if h) or "no columns"
+    found = ", ".join(h[:40] for h in header[:20] if h) or "no columns"
     return CsvFormatError(
-        f"{path}: not a WPA Pool or Resident Set export: expected {EXPECTED}; found: {found}"
+        f"{path_text(path)}: not a WPA Pool or Resident Set export: expected {EXPECTED}; "
+        f"found: {found}"
     )
 
 
 def _sha256(paths: list[Path]) -> str:
     digest = hashlib.sha256()
     for path in paths:
-        with path.open("rb") as fh:
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+        try:
+            with path.open("rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+        except OSError as exc:
+            raise CsvFormatError(f"{path_text(path)}: cannot read: {exc.strerror}") from None
     return digest.hexdigest()
 
 
 def source_name(paths: list[Path]) -> str:
     """How a CSV trace is named in reports and recognised when named twice."""
-    return " + ".join(str(p) for p in paths)
+    return " + ".join(path_text(p) for p in paths)
 
 
 def read_wpa_csv(paths: list[Path]) -> Iterator[Chunk | TraceInfo]:
@@ -110,13 +123,13 @@ def read_wpa_csv(paths: list[Path]) -> Iterator[Chunk | TraceInfo]:
         (pool if layout == "pool" else resident).append(f)
     for kind, found in (("Pool", pool), ("Resident Set", resident)):
         if len(found) > 1:
-            names = ", ".join(str(f.path) for f in found)
+            names = ", ".join(f.name for f in found)
             raise CsvFormatError(
                 f"{names}: {len(found)} {kind} exports for one trace; write each trace's exports "
                 "to its own folder (wpaexporter -outputfolder)"
             )
     notes: list[str] = [
-        f"{f.path.name}: {'Pool' if f in pool else 'Resident Set'} export" for f in files
+        f"{f.short}: {'Pool' if f in pool else 'Resident Set'} export" for f in files
     ]
     if not pool:
         notes.append("no Pool export: the trace has no pool allocations")

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from gate.errors import CsvFormatError
+from gate.fileio import path_text
 from gate.inputs.wpa.columns import (
     BYTE_UNITS,
     EXPECTED,
@@ -42,6 +44,11 @@ def _delimiter(first_line: str) -> str:
     return best if counts[best] else ","
 
 
+# The header is one line of column names; a "header" longer than this is not an export's
+# (and reading it whole could take all memory on a multi-gigabyte single-line file).
+_MAX_HEADER_CHARS = 1 << 20
+
+
 @dataclass
 class CsvFile:
     path: Path
@@ -49,34 +56,55 @@ class CsvFile:
     delimiter: str
     encoding: str
 
+    @property
+    def name(self) -> str:
+        """The path as messages and notes show it (`gate.fileio.path_text`)."""
+        return path_text(self.path)
+
+    @property
+    def short(self) -> str:
+        """The file name alone, as notes show it."""
+        return path_text(self.path.name)
+
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Data rows with their 1-based line numbers; blank lines are skipped."""
+        line = 1
         try:
             with self.path.open(encoding=self.encoding, newline="") as fh:
                 reader = csv.reader(fh, delimiter=self.delimiter)
                 next(reader, None)
                 for row in reader:
+                    line = reader.line_num
                     if row and any(cell.strip() for cell in row):
-                        yield reader.line_num, row
+                        yield line, row
         except UnicodeDecodeError as exc:
-            raise CsvFormatError(f"{self.path}: not UTF-8 text ({exc.reason})") from None
+            raise CsvFormatError(f"{self.name}: not UTF-8 text ({exc.reason})") from None
         except csv.Error as exc:
-            raise CsvFormatError(f"{self.path}: malformed CSV: {exc}") from None
+            raise CsvFormatError(f"{self.name}:{line + 1}: malformed CSV: {exc}") from None
+        except OSError as exc:
+            raise CsvFormatError(f"{self.name}: cannot read: {exc.strerror}") from None
 
 
 def open_csv(path: Path) -> CsvFile:
+    """The file's header row, encoding and delimiter; CsvFormatError when it has none."""
+    shown = path_text(path)
     try:
         encoding = _encoding(path)
         with path.open(encoding=encoding, newline="") as fh:
-            first = fh.readline()
+            first = fh.readline(_MAX_HEADER_CHARS + 1)
     except OSError as exc:
-        raise CsvFormatError(f"{path}: cannot read: {exc.strerror}") from None
+        raise CsvFormatError(f"{shown}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{path}: not UTF-8 text ({exc.reason})") from None
+        raise CsvFormatError(f"{shown}: not UTF-8 text ({exc.reason})") from None
     if not first.strip():
-        raise CsvFormatError(f"{path}: empty file: no header row; expected {EXPECTED}")
+        raise CsvFormatError(f"{shown}: empty file: no header row; expected {EXPECTED}")
+    if len(first) > _MAX_HEADER_CHARS:
+        raise CsvFormatError(f"{shown}:1: the first line is over 1 MiB: not an export's header")
     delimiter = _delimiter(first)
-    header = next(csv.reader([first], delimiter=delimiter))
+    try:
+        header = next(csv.reader([first], delimiter=delimiter))
+    except csv.Error as exc:
+        raise CsvFormatError(f"{shown}:1: malformed CSV header: {exc}") from None
     return CsvFile(path, [h.strip().lstrip("\ufeff") for h in header], delimiter, encoding)
 
 
@@ -102,6 +130,8 @@ _GROUPED = {
     ",": re.compile(r"^[+-]?\d{1,3}(?:\.\d{3})+(?:,\d+)?$"),
 }
 _PLAIN = re.compile(r"^[+-]?\d+(?:\.\d+)?$")
+# No cell of an export needs more characters than this (20 digits, 9 decimals, signs).
+_MAX_NUMBER_TEXT = 40
 
 
 def _decimal_evidence(cell: str, integer: bool) -> str | None:
@@ -122,8 +152,8 @@ def _decimal_evidence(cell: str, integer: bool) -> str | None:
     return sep if digits_after != 3 else None
 
 
-def _parse_number(cell: str, fmt: NumberFormat) -> float | None:
-    """A number cell under a file's format; None when it is not a number."""
+def _number_text(cell: str, fmt: NumberFormat) -> str | None:
+    """A number cell under a file's format as plain `[+-]digits[.digits]`, or None."""
     s = cell.strip()
     for ch in _ALWAYS_GROUPING:
         s = s.replace(ch, "")
@@ -135,9 +165,18 @@ def _parse_number(cell: str, fmt: NumberFormat) -> float | None:
         if "." in s:
             return None
         s = s.replace(",", ".")
-    if not _PLAIN.match(s):
+    if not _PLAIN.match(s) or len(s) > _MAX_NUMBER_TEXT:
         return None
-    return float(s)
+    return s
+
+
+def _parse_number(cell: str, fmt: NumberFormat) -> float | None:
+    """A number cell under a file's format; None when it is not a finite number."""
+    text = _number_text(cell, fmt)
+    if text is None:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
 
 
 # --- one file ------------------------------------------------------------------------------------
@@ -157,15 +196,16 @@ class Columns:
 
 
 def missing_column(path: Path, header: list[str], name: str) -> CsvFormatError:
-    found = ", ".join(h for h in header if h) or "no columns"
-    return CsvFormatError(f"{path}: column '{name}' is missing (found: {found})")
+    found = ", ".join(h[:40] for h in header[:20] if h) or "no columns"
+    return CsvFormatError(f"{path_text(path)}: column '{name}' is missing (found: {found})")
 
 
 def size_scale(path: Path, header: list[str], index: int) -> int:
     unit = header_key(header[index])[1]
     if unit not in BYTE_UNITS:
         raise CsvFormatError(
-            f"{path}: column '{header[index]}': unknown size unit '{unit}' (expected B, KB or MB)"
+            f"{path_text(path)}: column '{header[index][:40]}': unknown size unit '{unit[:20]}' "
+            "(expected B, KB or MB)"
         )
     return BYTE_UNITS[unit]
 
@@ -174,7 +214,8 @@ def time_scale(path: Path, header: list[str], index: int) -> float:
     unit = header_key(header[index])[1]
     if unit not in TIME_UNITS:
         raise CsvFormatError(
-            f"{path}: column '{header[index]}': unknown time unit '{unit}' (expected s, ms, µs)"
+            f"{path_text(path)}: column '{header[index][:40]}': unknown time unit '{unit[:20]}' "
+            "(expected s, ms, µs)"
         )
     return TIME_UNITS[unit]
 
@@ -211,7 +252,7 @@ class FileReader:
 
     def error(self, line: int, name: str, problem: str) -> CsvFormatError:
         column = self.cols.index[name] + 1
-        return CsvFormatError(f"{self.path}:{line}:{column}: {problem}")
+        return CsvFormatError(f"{self.csvf.name}:{line}:{column}: {problem}")
 
     def cell(self, row: list[str], name: str) -> str:
         index = self.cols.index.get(name)
@@ -231,26 +272,47 @@ class FileReader:
                 if mark:
                     self.fmt = NumberFormat(mark)
                     self.fmt_note = (
-                        f"{self.path.name}: numbers read with {self.fmt.describe()}, from "
+                        f"{self.csvf.short}: numbers read with {self.fmt.describe()}, from "
                         f"'{self.cols.display(name)}' at line {line}"
                     )
                     return
         self.fmt_note = (
-            f"{self.path.name}: no number shows its decimal mark; read with {self.fmt.describe()}"
+            f"{self.csvf.short}: no number shows its decimal mark; read with {self.fmt.describe()}"
         )
 
     def number(self, line: int, row: list[str], name: str) -> float:
         value = self.cell(row, name)
         parsed = _parse_number(value, self.fmt)
         if parsed is None or (self.numeric[name] and not float(parsed).is_integer()):
-            kind = "a whole number" if self.numeric[name] else "a number"
+            raise self._not_a_number(line, name, value)
+        return parsed
+
+    def integer(self, line: int, row: list[str], name: str, low: int, high: int) -> int:
+        """A whole-number cell, exactly (no float rounding), within `low`..`high`."""
+        value = self.cell(row, name)
+        text = _number_text(value, self.fmt)
+        whole, _, fraction = (text or "").partition(".")
+        if text is None or fraction.strip("0"):
+            raise self._not_a_number(line, name, value)
+        number = int(whole)
+        if not low <= number <= high:
             raise self.error(
                 line,
                 name,
-                f"'{self.cols.display(name)}' value {value!r} is not {kind} "
-                f"(numbers in this file use {self.fmt.describe()})",
+                f"'{self.cols.display(name)}' value {value[:40]!r} is out of range "
+                f"({low:,} to {high:,})",
             )
-        return parsed
+        return number
+
+    def _not_a_number(self, line: int, name: str, value: str) -> CsvFormatError:
+        kind = "a whole number" if self.numeric[name] else "a number"
+        shown = repr(value) if len(value) <= 40 else f"{value[:30]!r}... ({len(value):,} chars)"
+        return self.error(
+            line,
+            name,
+            f"'{self.cols.display(name)}' value {shown} is not {kind} "
+            f"(numbers in this file use {self.fmt.describe()})",
+        )
 
     def optional_number(self, line: int, row: list[str], name: str) -> float | None:
         if name not in self.cols.index or self.cell(row, name).lower() in NONE_WORDS:
@@ -269,8 +331,9 @@ class FileReader:
         for line, row in self.csvf.rows():
             if pending is not None:
                 raise CsvFormatError(
-                    f"{self.path}:{pending[0]}: a summary row ({_label(pending[1])}) inside the "
-                    "data: export raw rows (a profile with no key columns), not a grouped table"
+                    f"{self.csvf.name}:{pending[0]}: a summary row ({_label(pending[1])}) "
+                    "inside the data: export raw rows (a profile with no key columns), not a "
+                    "grouped table"
                 )
             if self.is_summary(row, label_columns):
                 pending = (line, row)
@@ -278,7 +341,7 @@ class FileReader:
             yield line, row
         if pending is not None:
             self.notes.append(
-                f"{self.path.name}:{pending[0]}: skipped the summary row ({_label(pending[1])}) "
+                f"{self.csvf.short}:{pending[0]}: skipped the summary row ({_label(pending[1])}) "
                 "at the end of the export"
             )
 

@@ -18,6 +18,7 @@ from gate.inputs.wpa.csvfile import (
     time_scale,
 )
 from gate.tables.chunks import Chunk
+from gate.tables.drivers import module_name
 
 BATCH_ROWS = 200_000
 
@@ -56,6 +57,7 @@ class Stacks:
     modules: set[str] = field(default_factory=set)
 
     def intern(self, text: str) -> int:
+        """The stack id of a Stack cell; ValueError for a frame no image can hold."""
         text = text.strip()
         if text.lower() in NONE_WORDS:
             return -1
@@ -69,10 +71,10 @@ class Stacks:
         if not frames:
             self.ids[text] = -1
             return -1
+        parsed = [_parse_frame(frame) for frame in reversed(frames)]
         sid = len(self.ids)
         self.ids[text] = sid
-        for index, frame in enumerate(reversed(frames)):
-            module, rva, function = _parse_frame(frame)
+        for index, (module, rva, function) in enumerate(parsed):
             self.stack_id.append(sid)
             self.frame_index.append(index)
             self.module.append(module)
@@ -96,7 +98,12 @@ class Stacks:
 
 
 def _parse_frame(frame: str) -> tuple[str, int, str]:
-    """(module, rva or -1, function or '') for 'mod!Func', 'mod+0x1a2b' or an unresolved frame."""
+    """(module, rva or -1, function or '') for 'mod!Func', 'mod+0x1a2b' or an unresolved frame.
+
+    Module names go through `module_name`, so a frame of a module named like one of the gate's
+    own names can never pass for it. An offset that cannot lie inside an image (images are
+    smaller than 4 GiB) raises ValueError.
+    """
     if "!" in frame:
         module, _, function = frame.partition("!")
         module = module.strip().lower()
@@ -108,13 +115,25 @@ def _parse_frame(frame: str) -> tuple[str, int, str]:
             function = ""
             match = _FRAME_OFFSET.match(frame.strip())
             if match:
-                return match.group("module").strip().lower(), int(match.group("rva"), 16), ""
-        return module, -1, function
+                return _module(match.group("module")), _rva(match.group("rva")), ""
+        return _module(module), -1, function
     match = _FRAME_OFFSET.match(frame)
     if match:
-        return match.group("module").strip().lower(), int(match.group("rva"), 16), ""
+        return _module(match.group("module")), _rva(match.group("rva")), ""
     module = frame.strip().lower()
-    return ("" if module in ("?", "unknown") else module), -1, ""
+    return ("" if module in ("?", "unknown") else _module(module)), -1, ""
+
+
+def _module(name: str) -> str:
+    name = name.strip()
+    return module_name(name) if name else ""
+
+
+def _rva(digits: str) -> int:
+    # Checked on the text: 40 hex digits would overflow the int64 column.
+    if len(digits.lstrip("0")) > 8:
+        raise ValueError(f"offset 0x{digits[:20]} is past any image (4 GiB at most)")
+    return int(digits, 16)
 
 
 # --- Pool export -------------------------------------------------------------------------------
@@ -176,23 +195,26 @@ def read_pool(csvf: CsvFile, stacks: Stacks, notes: list[str]) -> dict[str, np.n
         alloc = reader.optional_number(line, row, "alloc_s")
         if alloc is None:
             raise reader.error(line, "alloc_s", f"'{cols.display('alloc_s')}' is empty")
-        alloc *= alloc_scale
+        alloc = _time(reader, line, "alloc_s", alloc * alloc_scale)
         free = reader.optional_number(line, row, "free_s")
-        free = math.nan if free is None else free * free_scale
+        free = math.nan if free is None else _time(reader, line, "free_s", free * free_scale)
         if free < alloc:
             raise reader.error(
                 line, "free_s", f"FreeTime {free:.9f} s is before AllocTime {alloc:.9f} s"
             )
-        size = reader.number(line, row, "size") * cols.byte_scale
         batch["a"].append(alloc)
         batch["f"].append(free)
         batch["pt"].append(_pool_type(reader, line, row))
         batch["tag"].append(tag)
-        batch["size"].append(round(size))
+        batch["size"].append(_size(reader, line, row))
         batch["addr"].append(_address(reader, line, row))
-        session = reader.optional_number(line, row, "session")
-        batch["ss"].append(-1 if session is None else int(session))
-        batch["st"].append(stacks.intern(reader.cell(row, "stack")))
+        has_session = reader.cell(row, "session").lower() not in NONE_WORDS
+        session = reader.integer(line, row, "session", 0, MAX_SESSION) if has_session else -1
+        batch["ss"].append(session)
+        try:
+            batch["st"].append(stacks.intern(reader.cell(row, "stack")))
+        except ValueError as exc:
+            raise reader.error(line, "stack", f"'{cols.display('stack')}': {exc}") from None
         if len(batch["a"]) >= BATCH_ROWS:
             flush()
     flush()
@@ -207,6 +229,34 @@ def read_pool(csvf: CsvFile, stacks: Stacks, notes: list[str]) -> dict[str, np.n
         "session_id": np.concatenate(out.session),
         "stack_id": np.concatenate(out.stack),
     }
+
+
+# The ranges a Pool export's values may take; outside them a cell is an error naming its
+# place. Pool allocations are far below 1 TiB; session ids are 32-bit; times are seconds from
+# the trace's start, and a trace is not longer than a few days.
+MAX_SIZE = (1 << 40) - 1
+MAX_SESSION = (1 << 32) - 1
+MAX_TIME_S = 1e9
+
+
+def _time(reader: FileReader, line: int, name: str, seconds: float) -> float:
+    if not abs(seconds) <= MAX_TIME_S:
+        raise reader.error(
+            line, name, f"'{reader.cols.display(name)}' {seconds:g} s is not a time in a trace"
+        )
+    return seconds
+
+
+def _size(reader: FileReader, line: int, row: list[str]) -> int:
+    """The Size cell in bytes: exact when the column is in bytes, rounded from KB or MB."""
+    if reader.cols.byte_scale == 1:
+        return reader.integer(line, row, "size", 0, MAX_SIZE)
+    size = round(reader.number(line, row, "size") * reader.cols.byte_scale)
+    if not 0 <= size <= MAX_SIZE:
+        raise reader.error(
+            line, "size", f"'{reader.cols.display('size')}' {size:,} bytes is out of range"
+        )
+    return size
 
 
 def _pool_type(reader: FileReader, line: int, row: list[str]) -> int:
@@ -246,10 +296,12 @@ def _address(reader: FileReader, line: int, row: list[str]) -> int:
         value = int(text, 16) if text.lower().startswith("0x") else int(text.replace(",", ""))
     except ValueError:
         raise reader.error(
-            line, "address", f"'{reader.cols.display('address')}' value {text!r} is not an address"
+            line,
+            "address",
+            f"'{reader.cols.display('address')}' value {text[:40]!r} is not an address",
         ) from None
     if not 0 <= value < 1 << 64:
-        raise reader.error(line, "address", f"address {text} does not fit in 64 bits")
+        raise reader.error(line, "address", f"address {text[:40]} does not fit in 64 bits")
     return value
 
 

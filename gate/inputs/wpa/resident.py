@@ -43,17 +43,17 @@ def read_resident(csvf: CsvFile, page_size: int, notes: list[str]) -> tuple[Chun
         path.append(reader.cell(row, "path"))
         page_list.append(reader.cell(row, "page_list"))
         category.append(reader.cell(row, "category"))
-        if "size" in index:
-            size.append(round(reader.number(line, row, "size") * cols.byte_scale))
-        else:
-            size.append(int(reader.number(line, row, "page_count")) * page_size)
+        size.append(_size(reader, line, row, page_size))
         t = reader.optional_number(line, row, "snapshot_s")
-        snap.append(math.nan if t is None else t * cols.time_scale["snapshot_s"])
+        t = math.nan if t is None else t * cols.time_scale["snapshot_s"]
+        if not (math.isnan(t) or abs(t) <= MAX_TIME_S):
+            raise reader.error(line, "snapshot_s", f"Snapshot Time {t:g} s is not a time")
+        snap.append(t)
     notes.extend(reader.notes)
     keep = _last_full_snapshot(np.asarray(snap, dtype=np.float64), page_list)
     if keep is not None:
         notes.append(
-            f"{csvf.path.name}: several resident-set snapshots; kept the last one with Active "
+            f"{csvf.short}: several resident-set snapshots; kept the last one with Active "
             f"pages ({int(keep.sum()):,} of {len(keep):,} rows)"
         )
     chunk = Chunk.build(
@@ -68,6 +68,24 @@ def read_resident(csvf: CsvFile, page_size: int, notes: list[str]) -> tuple[Chun
     times = np.asarray(snap, dtype=np.float64)
     latest = float(np.nanmax(times)) if len(times) and not np.isnan(times).all() else 0.0
     return chunk, latest
+
+
+# Resident bytes of one row: at most all the memory a machine can have (1 TiB is generous).
+MAX_BYTES = (1 << 40) - 1
+MAX_TIME_S = 1e9
+
+
+def _size(reader: FileReader, line: int, row: list[str], page_size: int) -> int:
+    """A row's bytes from Size (exact in bytes, rounded from KB or MB) or Page Count."""
+    cols = reader.cols
+    if "size" not in cols.index:
+        return reader.integer(line, row, "page_count", 0, MAX_BYTES // page_size) * page_size
+    if cols.byte_scale == 1:
+        return reader.integer(line, row, "size", 0, MAX_BYTES)
+    size = round(reader.number(line, row, "size") * cols.byte_scale)
+    if not 0 <= size <= MAX_BYTES:
+        raise reader.error(line, "size", f"'{cols.display('size')}' {size:,} bytes is out of range")
+    return size
 
 
 def _last_full_snapshot(snap: np.ndarray, page_list: list[str]) -> np.ndarray | None:
