@@ -34,12 +34,15 @@ from fnmatch import fnmatchcase
 from pathlib import Path
 
 from gate.errors import InputError
-from gate.tables.drivers import KERNEL, KERNEL_IMAGES
+from gate.fileio import path_text
+from gate.tables.drivers import KERNEL, KERNEL_IMAGES, module_name
 
 _SPLIT = re.compile(r"\s+-(?:\s+|$)")
 _FILE = re.compile(r"^[\w$.~-]+\.(sys|exe|dll)$", re.IGNORECASE)
 _KERNEL_FILES = set(KERNEL_IMAGES)
 _COMMENT = ("//", ";", "#")
+# The shipped pooltag.txt is about 500 KB; a file hundreds of times larger is not one.
+_MAX_FILE_BYTES = 64 << 20
 
 
 @dataclass
@@ -71,7 +74,7 @@ def _driver(binary: str) -> str | None:
     if module in ("nt", *_KERNEL_FILES):
         return KERNEL
     if _FILE.match(module):
-        return module
+        return module_name(module)
     return None
 
 
@@ -85,13 +88,17 @@ def read_pooltag(path: Path, table: PoolTagTable | None = None) -> PoolTagTable:
     """Read a pooltag.txt into `table` (a new one by default); malformed lines are errors
     naming file and line."""
     table = table if table is not None else PoolTagTable()
+    source = path_text(path)
     try:
+        size = path.stat().st_size
+        if path.is_file() and size > _MAX_FILE_BYTES:
+            raise InputError(f"{source}: {size:,} bytes is too large for a pooltag.txt")
         raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{source}: cannot read: {exc.strerror}") from None
     # The shipped file is ANSI text; tags are ASCII, so a stray byte in a description is harmless.
     text = raw.decode("utf-8-sig", errors="replace")
-    table.sources.append(str(path))
+    table.sources.append(source)
     earlier = dict(table.drivers)
     earlier_patterns = {p for p, _ in table.patterns}
     mine: dict[str, tuple[str, int]] = {}  # tag -> (driver, line) from this file
@@ -100,13 +107,13 @@ def read_pooltag(path: Path, table: PoolTagTable | None = None) -> PoolTagTable:
         stripped = line.strip()
         if _is_comment(stripped):
             continue
-        where = f"{path}:{number}"
+        where = f"{source}:{number}"
         tag, rest = _split_line(where, stripped)
         binary = _SPLIT.split(rest, maxsplit=1)[0]
         driver = _driver(binary)
         if driver is None:
             table.ambiguous += 1
-            shown = binary.strip() or "nothing"
+            shown = binary.strip()[:60] or "nothing"
             table.skipped.append(f"{where}: tag {tag!r} names {shown}, not one driver")
             continue
         previous = mine.get(tag)
@@ -148,7 +155,7 @@ def _split_line(where: str, stripped: str) -> tuple[str, str]:
         )
     if len(tag) > 4:
         raise InputError(
-            f"{where}: pool tag {tag!r} is longer than 4 characters (expected 'Tag - driver.sys "
-            "- description')"
+            f"{where}: pool tag {tag[:20]!r} is longer than 4 characters (expected "
+            "'Tag - driver.sys - description')"
         )
     return tag, rest.strip()
