@@ -7,8 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.constructor import ConstructorError
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+from yaml.nodes import Node
 
 from gate.errors import InputError
+from gate.fileio import path_text
 from gate.inputs.scenario.model import (
     POOL_TYPES,
     SCENARIO_VERSION,
@@ -20,7 +24,19 @@ from gate.inputs.scenario.model import (
     Scenario,
 )
 from gate.tables.chunks import POOL_ALLOC, POOL_FREE
-from gate.tables.drivers import driver_name
+from gate.tables.drivers import driver_name, module_name
+
+# What a scenario may say, decided once here: every value is checked where it is read, so that
+# expanding and writing the trace can neither overflow nor run out of memory.
+U64_MAX = (1 << 64) - 1
+U32_MAX = (1 << 32) - 1
+MAX_RVA = U32_MAX  # an image is smaller than 4 GiB
+MAX_CPUS = 2048  # the most processors Windows runs on
+MAX_SECONDS = 1e7  # about 115 days: longer than any boot trace
+# Events a scenario may expand to: twice the largest benchmark (10.5 M pool events); each
+# event costs about 80 bytes while it is expanded.
+MAX_EVENTS = 20_000_000
+PAGE_SIZES = (4096, 8192, 16384, 65536)
 
 
 class _Fields:
@@ -29,9 +45,9 @@ class _Fields:
     def __init__(self, source: str, where: str, data: Any, allowed: set[str]) -> None:
         if not isinstance(data, dict):
             raise InputError(f"{source}: {where or 'top level'}: expected a mapping")
-        unknown = sorted(set(data) - allowed)
+        unknown = sorted((k for k in data if k not in allowed), key=repr)
         if unknown:
-            raise InputError(f"{source}: {where or 'top level'}: unknown key {unknown[0]!r}")
+            raise InputError(f"{source}: {where or 'top level'}: unknown key {_short(unknown[0])}")
         self.source, self.where, self.data = source, where, data
 
     def _err(self, key: str, problem: str) -> InputError:
@@ -47,7 +63,26 @@ class _Fields:
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise self._err(key, f"expected {getattr(kind, '__name__', kind)}, got {value!r}")
+            raise self._err(key, f"expected {getattr(kind, '__name__', kind)}, got {_short(value)}")
+        return value
+
+    def integer(self, key: str, low: int, high: int, default: Any = ...) -> int:
+        """An integer field within `low`..`high`, checked where it is read."""
+        value = self.get(key, int, default)
+        if value is default and default is not ...:
+            return value
+        if not low <= value <= high:
+            shown = str(value) if value.bit_length() < 128 else f"{value.bit_length()}-bit"
+            raise self._err(key, f"{shown} is out of range ({low:,} to {high:,})")
+        return value
+
+    def seconds(self, key: str, default: Any = ..., *, low: float = 0.0) -> Any:
+        """A time in seconds: finite, within `low`..`MAX_SECONDS`."""
+        value = self.get(key, float, default)
+        if value is None or (value is default and default is not ...):
+            return value
+        if not low <= value <= MAX_SECONDS:
+            raise self._err(key, f"{value!r} is not a time within {low:g}..{MAX_SECONDS:g} s")
         return value
 
     def size(self, key: str, default: Any = ...) -> int:
@@ -63,13 +98,16 @@ class _Fields:
 def _parse_frame(source: str, where: str, text: Any) -> Frame:
     if not isinstance(text, str) or "+" not in text:
         raise InputError(
-            f"{source}: {where}: expected a frame like 'acpi.sys+0x1a2b', got {text!r}"
+            f"{source}: {where}: expected a frame like 'acpi.sys+0x1a2b', got {_short(text)}"
         )
     module, _, off = text.rpartition("+")
     try:
-        return Frame(module.strip().lower(), int(off, 0))
+        rva = int(off, 0) if len(off) <= 20 else -1
     except ValueError:
-        raise InputError(f"{source}: {where}: bad offset in frame {text!r}") from None
+        rva = -1
+    if not 0 <= rva <= MAX_RVA:
+        raise InputError(f"{source}: {where}: bad offset in frame {text[:60]!r}")
+    return Frame(module_name(module.strip()), rva)
 
 
 def _parse_stack(source: str, where: str, items: Any) -> tuple[Frame, ...]:
@@ -80,12 +118,32 @@ def _parse_stack(source: str, where: str, items: Any) -> tuple[Frame, ...]:
     return tuple(_parse_frame(source, f"{where}[{i}]", t) for i, t in enumerate(items))
 
 
+def _short(value: Any) -> str:
+    text = repr(value) if not isinstance(value, int) or value.bit_length() < 128 else "an int"
+    return text if len(text) <= 60 else text[:50] + "..."
+
+
+def _tag(f: _Fields, default: Any = ...) -> str:
+    tag = f.get("tag", str, default)
+    try:
+        fits = len(tag.encode("latin-1")) <= 4
+    except UnicodeEncodeError:
+        fits = False
+    if not fits:
+        raise f._err("tag", f"a pool tag is up to 4 Latin-1 characters, got {_short(tag)}")
+    return tag
+
+
 def _pool_type(f: _Fields) -> int:
     pool = f.get("pool", (str, int), "nonpaged")
     if isinstance(pool, int):
+        if not 0 <= pool <= U32_MAX:
+            raise f._err("pool", f"POOL_TYPE {_short(pool)} is out of range (0 to {U32_MAX:,})")
         return pool
     if pool not in POOL_TYPES:
-        raise f._err("pool", f"unknown pool {pool!r}; one of {', '.join(POOL_TYPES)} or a number")
+        raise f._err(
+            "pool", f"unknown pool {_short(pool)}; one of {', '.join(POOL_TYPES)} or a number"
+        )
     return POOL_TYPES[pool]
 
 
@@ -106,16 +164,16 @@ def _images(source: str, top: _Fields) -> tuple[ImageSpec, ...]:
     for i, item in enumerate(top.get("images", list)):
         f = _Fields(source, f"images[{i}]", item, {"path", "base", "size", "load_s", "unload_s"})
         path = f.get("path", str)
+        base = f.integer("base", 0, U64_MAX)
+        size = f.size("size")
+        if base + size > U64_MAX + 1 or size > MAX_RVA + 1:
+            raise f._err("size", f"an image of {size:,} bytes at 0x{base:x} does not fit")
         images.append(
             ImageSpec(
-                driver_name(path),
-                path,
-                f.get("base", int),
-                f.size("size"),
-                f.get("load_s", float, None),
-                f.get("unload_s", float, None),
+                driver_name(path), path, base, size, f.seconds("load_s", None),
+                f.seconds("unload_s", None),
             )
-        )
+        )  # fmt: skip
     return tuple(images)
 
 
@@ -128,6 +186,8 @@ def _size_range(source: str, where: str, f: _Fields) -> tuple[int, int]:
         raise f._err("size", "expected [min, max]")
     lo = _Fields(source, where, {"size": size[0]}, {"size"}).size("size")
     hi = _Fields(source, where, {"size": size[1]}, {"size"}).size("size")
+    if hi < lo:
+        raise f._err("size", f"[{lo}, {hi}]: the maximum is smaller than the minimum")
     return lo, hi
 
 
@@ -136,24 +196,30 @@ def _patterns(source: str, top: _Fields) -> tuple[AllocPattern, ...]:
     for i, item in enumerate(top.get("allocations", list, [])):
         w = f"allocations[{i}]"
         f = _Fields(source, w, item, _PATTERN_KEYS)
-        start = f.get("start_s", float, 0.0)
+        start = f.seconds("start_s", 0.0)
+        end = f.seconds("end_s", start)
+        if end < start:
+            raise f._err("end_s", f"{end!r} is before start_s {start!r}")
+        lifetime = f.seconds("lifetime_s", None)
+        if lifetime is not None and end + lifetime > MAX_SECONDS:
+            raise f._err("lifetime_s", f"frees would come after {MAX_SECONDS:g} s")
         patterns.append(
             AllocPattern(
-                tag=f.get("tag", str),
+                tag=_tag(f),
                 pool_type=_pool_type(f),
                 size=_size_range(source, w, f),
-                count=f.get("count", int, 1),
+                count=f.integer("count", 0, MAX_EVENTS, 1),
                 start_s=start,
-                end_s=f.get("end_s", float, start),
-                lifetime_s=f.get("lifetime_s", float, None),
+                end_s=end,
+                lifetime_s=lifetime,
                 stack=_parse_stack(source, f"{w}.stack", item.get("stack")),
-                session_id=f.get("session_id", int, -1),
+                session_id=f.integer("session_id", -1, U32_MAX, -1),
             )
         )
     return tuple(patterns)
 
 
-def _events(source: str, top: _Fields) -> tuple[ExplicitEvent, ...]:
+def _events(source: str, top: _Fields, cpus: int) -> tuple[ExplicitEvent, ...]:
     events = []
     for i, item in enumerate(top.get("events", list, [])):
         w = f"events[{i}]"
@@ -163,15 +229,15 @@ def _events(source: str, top: _Fields) -> tuple[ExplicitEvent, ...]:
             raise f._err("op", "expected 'alloc' or 'free'")
         events.append(
             ExplicitEvent(
-                time_s=f.get("t", float),
+                time_s=f.seconds("t"),
                 event=POOL_ALLOC if op == "alloc" else POOL_FREE,
-                address=f.get("address", int),
-                tag=f.get("tag", str, ""),
+                address=f.integer("address", 0, U64_MAX),
+                tag=_tag(f, ""),
                 pool_type=_pool_type(f),
                 size=f.size("size", 0),
-                session_id=f.get("session_id", int, -1),
+                session_id=f.integer("session_id", -1, U32_MAX, -1),
                 stack=_parse_stack(source, f"{w}.stack", item.get("stack")),
-                cpu=f.get("cpu", int, 0),
+                cpu=f.integer("cpu", 0, cpus - 1, 0),
             )
         )
     return tuple(events)
@@ -191,16 +257,46 @@ def _resident_set(source: str, data: Any, top: _Fields) -> tuple[ResidentSpec, .
     return tuple(resident)
 
 
+def _check_expansion(source: str, sc: Scenario) -> None:
+    """Refuse, before anything is expanded, a scenario of more than `MAX_EVENTS` events or
+    with frames whose address would pass 2**64."""
+    events = len(sc.events) + sum(
+        p.count * (2 if p.lifetime_s is not None else 1) for p in sc.patterns
+    )
+    if events > MAX_EVENTS:
+        raise InputError(
+            f"{source}: the scenario expands to {events:,} pool events, more than the "
+            f"{MAX_EVENTS:,} a scenario may describe"
+        )
+    pages = sum(-(-r.size_bytes // sc.page_size_bytes) for r in sc.resident_set or ())
+    if pages > MAX_EVENTS:
+        raise InputError(
+            f"{source}: the resident set has {pages:,} pages, more than {MAX_EVENTS:,}"
+        )
+    bases = {img.name: img.base for img in sc.images}
+    stacks = [p.stack for p in sc.patterns] + [e.stack for e in sc.events]
+    for frame in (f for stack in stacks for f in stack):
+        if bases.get(frame.module, 0) + frame.rva > U64_MAX:
+            raise InputError(f"{source}: frame {frame} lies past the end of the address space")
+
+
 def _start_utc(top: _Fields) -> datetime:
     start_utc = top.get("start_utc", (str, datetime), "2026-01-01T00:00:00Z")
     if isinstance(start_utc, str):
         try:
             start_utc = datetime.fromisoformat(start_utc.replace("Z", "+00:00"))
         except ValueError:
-            raise top._err("start_utc", f"not an ISO date-time: {start_utc!r}") from None
+            raise top._err("start_utc", f"not an ISO date-time: {_short(start_utc)}") from None
     if start_utc.tzinfo is None:
         start_utc = start_utc.replace(tzinfo=timezone.utc)
+    # An .etl header holds the start as a FILETIME: 100 ns ticks since 1601.
+    if not _EARLIEST_START <= start_utc <= _LATEST_START:
+        raise top._err("start_utc", f"{start_utc.isoformat()} is outside 1601..9999")
     return start_utc
+
+
+_EARLIEST_START = datetime(1601, 1, 2, tzinfo=timezone.utc)
+_LATEST_START = datetime(9999, 12, 30, tzinfo=timezone.utc)
 
 
 def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
@@ -208,38 +304,111 @@ def parse_scenario(data: Any, source: str = "<scenario>") -> Scenario:
     top = _Fields(source, "", data, _TOP_KEYS)
     version = top.get("scenario", int)
     if version != SCENARIO_VERSION:
-        raise top._err("scenario", f"unsupported scenario version {version}")
+        raise top._err("scenario", f"unsupported scenario version {_short(version)}")
     images = _images(source, top)
-    duration = top.get("duration_s", float)
-    return Scenario(
+    cpus = top.integer("cpus", 1, MAX_CPUS, 2)
+    page_size = top.get("page_size_bytes", int, 4096)
+    if page_size not in PAGE_SIZES:
+        raise top._err("page_size_bytes", f"{_short(page_size)} is not one of {PAGE_SIZES}")
+    pointer_size = top.get("pointer_size_bytes", int, 8)
+    if pointer_size not in (4, 8):
+        raise top._err("pointer_size_bytes", f"{_short(pointer_size)} is neither 4 nor 8")
+    sc = Scenario(
         name=top.get("name", str, Path(source).stem),
-        duration_s=duration,
-        cpus=top.get("cpus", int, 2),
-        seed=top.get("seed", int, 1),
+        duration_s=top.seconds("duration_s"),
+        cpus=cpus,
+        seed=top.integer("seed", 0, U64_MAX, 1),
         start_utc=_start_utc(top),
         images=images,
         patterns=_patterns(source, top),
-        events=_events(source, top),
+        events=_events(source, top, cpus),
         resident_set=_resident_set(source, data, top),
-        events_lost=top.get("events_lost", int, 0),
-        buffers_lost=top.get("buffers_lost", int, 0),
-        page_size_bytes=top.get("page_size_bytes", int, 4096),
-        pointer_size_bytes=top.get("pointer_size_bytes", int, 8),
-        os_version=str(top.get("os_version", (str, float), "10.0")),
-        os_build=top.get("os_build", int, 22621),
+        events_lost=top.integer("events_lost", 0, U32_MAX, 0),
+        buffers_lost=top.integer("buffers_lost", 0, U32_MAX, 0),
+        page_size_bytes=page_size,
+        pointer_size_bytes=pointer_size,
+        os_version=str(top.get("os_version", (str, float), "10.0"))[:40],
+        os_build=top.integer("os_build", 0, U32_MAX, 22621),
         source=source,
     )
+    _check_expansion(source, sc)
+    return sc
+
+
+# Bounds on a scenario file's YAML: real ones are a few levels deep, and use an anchor or
+# two for stacks shared by several patterns (yaml.safe_dump writes them for shared lists).
+_MAX_FILE_BYTES = 64 << 20
+_MAX_DEPTH = 32
+_MAX_EXPANDED = 1_000_000
+
+
+def _yaml_problem(text: str) -> tuple[yaml.Mark, str] | None:
+    """Nesting, aliases or characters that make the text unfit to load, from its events alone
+    (PyYAML's parser does not recurse; its composer and constructor do, and they expand every
+    alias path: a few hundred bytes of nested aliases expand to billions of values)."""
+    sizes: dict[str, int] = {}
+    open_nodes: list[tuple[str | None, int]] = []
+    expanded = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, CollectionStartEvent):
+            if len(open_nodes) >= _MAX_DEPTH:
+                return event.start_mark, f"nested more than {_MAX_DEPTH} levels deep"
+            open_nodes.append((event.anchor, expanded))
+            expanded += 1
+        elif isinstance(event, CollectionEndEvent):
+            anchor, before = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - before
+        elif isinstance(event, ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in event.value):
+                return event.start_mark, "text holds a lone surrogate or NUL, not a character"
+        elif isinstance(event, AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                return event.start_mark, f"alias *{event.anchor} refers to a node that holds it"
+            expanded += sizes.get(event.anchor, 1)
+        if expanded > _MAX_EXPANDED:
+            return event.start_mark, f"aliases expand to more than {_MAX_EXPANDED:,} values"
+    return None
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader whose value conversions fail as YAML errors with a place: a timestamp such
+    as 2026-13-45 or an integer of 5,000 digits raise ValueError in PyYAML itself."""
+
+    def construct_object(self, node: Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, OverflowError) as exc:
+            raise ConstructorError(
+                None, None, f"unreadable value: {exc}", node.start_mark
+            ) from None
 
 
 def load_scenario(path: Path) -> Scenario:
+    """Read a scenario file; every problem is one InputError naming the file and place."""
+    shown = path_text(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.stat().st_size > _MAX_FILE_BYTES:
+            raise InputError(f"{shown}: too large for a scenario (at most 64 MiB)")
+        raw = path.read_bytes()
     except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror}") from None
+        raise InputError(f"{shown}: cannot read: {exc.strerror}") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{shown}: not UTF-8 text (byte offset {exc.start})") from None
+    try:
+        refused = _yaml_problem(text)
+        if refused is not None:
+            mark, problem = refused
+            raise InputError(f"{shown}:{mark.line + 1}:{mark.column + 1}: {problem}")
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
-        raise InputError(f"{where}: YAML syntax error: {getattr(exc, 'problem', exc)}") from None
-    return parse_scenario(data, str(path))
+        where = f"{shown}:{mark.line + 1}:{mark.column + 1}" if mark else shown
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise InputError(f"{where}: YAML syntax error: {problem}") from None
+    return parse_scenario(data, shown)
