@@ -14,15 +14,13 @@ _QUALIFIERS = (" const", " volatile", " &&", " &", " noexcept", " __ptr64", " __
 
 
 def _strip_qualifiers(name: str) -> str:
-    """`name` without trailing qualifiers that follow an argument list."""
+    """`name` without the qualifiers after its argument list (`name` when none is there)."""
+    s = name
     while True:
-        for q in _QUALIFIERS:
-            head = name[: -len(q)].rstrip()
-            if name.endswith(q) and head.endswith(")"):
-                name = head
-                break
-        else:
-            return name
+        q = next((q for q in _QUALIFIERS if s.endswith(q)), None)
+        if q is None:
+            return s if s.endswith(")") else name
+        s = s[: -len(q)].rstrip()
 
 
 def without_arguments(name: str) -> str:

@@ -36,7 +36,9 @@ class SymbolicReader(CachedReader):
         except StopIteration:
             raise PdbFormatError(path, "symbolic finds no PDB object in it") from None
         except symbolic.SymbolicError as e:
-            raise PdbFormatError(path, f"symbolic cannot read it: {e}") from None
+            # symbolic's messages add a line per cause; a gate error is one line.
+            causes = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
+            raise PdbFormatError(path, f"symbolic cannot read it: {causes}") from None
 
     def identity(self) -> PdbIdentity:
         """The identity as symbolic reads it (its debug id: GUID, '-', age in hex)."""

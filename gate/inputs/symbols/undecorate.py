@@ -186,7 +186,7 @@ def undecorated(name: str) -> str:
             p.i += 1
             first = p.special()
         else:
-            first = p.identifier()
+            first = p.fragment()
         scopes = p.scopes()
     except _Unsupported:
         return name
