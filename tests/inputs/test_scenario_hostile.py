@@ -38,6 +38,7 @@ def _with(change: dict[str, Any], event: dict[str, Any] | None = None) -> dict[s
         ({"seed": -1}, None, "key 'seed': -1 is out of range"),
         ({"duration_s": float("nan")}, None, "key 'duration_s': nan is not a time"),
         ({"duration_s": 1e300}, None, "key 'duration_s': 1e+300 is not a time"),
+        ({"duration_s": 10**400}, None, "key 'duration_s': an int is too large for a number"),
         ({"page_size_bytes": 0}, None, "key 'page_size_bytes': 0 is not one of"),
         ({"pointer_size_bytes": 2}, None, "key 'pointer_size_bytes': 2 is neither 4 nor 8"),
         ({"events_lost": 2**40}, None, "key 'events_lost': 1099511627776 is out of range"),

@@ -61,6 +61,8 @@ class _Fields:
             return default
         value = self.data[key]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            if abs(value) > 1 << 64:  # float() of a huge int overflows; no time is that large
+                raise self._err(key, f"{_short(value)} is too large for a number of seconds")
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise self._err(key, f"expected {getattr(kind, '__name__', kind)}, got {_short(value)}")
