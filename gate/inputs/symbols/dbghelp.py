@@ -7,6 +7,8 @@ address, `SymFromAddrW` for each RVA at that base, `SymCleanup` at the end. `SYM
 makes DbgHelp undecorate public symbols to their names alone, the form WPA shows. The search
 path given to `SymInitializeW` is the PDB's own folder, so DbgHelp never consults
 `_NT_SYMBOL_PATH` nor a symbol server. DbgHelp is single-threaded: every call holds one lock.
+Its options (`SymSetOptions`) belong to the whole process; each reader sets them again before
+it starts its session.
 
 Function signatures and `SYMBOL_INFOW` follow dbghelp.h as documented on Microsoft Learn
 ("SymInitializeW", "SymLoadModuleExW", "SymFromAddrW", "SYMBOL_INFOW"); the structure is laid
@@ -168,6 +170,7 @@ class DbgHelpReader(CachedReader):
         return Function(name, address - self._base)
 
     def close(self) -> None:
+        """End the DbgHelp session (`SymCleanup`)."""
         super().close()
         if self._handle is not None:
             with _LOCK:

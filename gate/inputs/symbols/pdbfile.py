@@ -69,6 +69,7 @@ class Section:
 
     @property
     def is_code(self) -> bool:
+        """Whether the section holds code (IMAGE_SCN_CNT_CODE or IMAGE_SCN_MEM_EXECUTE)."""
         return bool(self.characteristics & (_IMAGE_SCN_CNT_CODE | _IMAGE_SCN_MEM_EXECUTE))
 
 

@@ -52,6 +52,10 @@ class PdbReader(Protocol):
         """Release the library's hold on the file."""
         ...
 
+    def __enter__(self) -> PdbReader: ...
+
+    def __exit__(self, *exc: object) -> None: ...
+
 
 def available_backends() -> list[str]:
     """The backends that can run here, preferred first: DbgHelp on Windows (it is always
@@ -129,6 +133,7 @@ class CachedReader:
         self._interned: dict[tuple[str, int], Function] = {}
 
     def identity(self) -> PdbIdentity:
+        """The identity the file itself records, with its file name as the name."""
         return PdbIdentity(self.path.name, self.info.guid, self.info.age)
 
     def functions(self, rvas: Sequence[int] | np.ndarray) -> list[Function | None]:
@@ -167,6 +172,7 @@ class CachedReader:
         raise NotImplementedError
 
     def close(self) -> None:
+        """Forget the answers; a backend also releases its library's hold on the file."""
         self._cache.clear()
 
     def __enter__(self) -> CachedReader:

@@ -53,5 +53,6 @@ class SymbolicReader(CachedReader):
         return Function(without_arguments(undecorated(outer.symbol)), int(outer.sym_addr))
 
     def close(self) -> None:
+        """Drop the symcache."""
         super().close()
         self._symcache = None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import struct
+import uuid
 from pathlib import Path
 
 import pytest
-from pdb_kit import CRASH_GUID, HAND_GUID, hand_pdb, msf_bytes, patched
+from pdb_kit import CRASH_GUID, HAND_GUID, dbi_stream, hand_pdb, msf_bytes, patched
 
 from gate.errors import InputError
 from gate.inputs.symbols import PdbFormatError, PdbIdentity, Section, read_pdb_info
@@ -35,6 +36,16 @@ def test_without_dbi_stream_the_info_age_counts(tmp_path: Path) -> None:
     info = read_pdb_info(_write(tmp_path, hand_pdb(info_age=7, dbi_age=None)))
     assert (info.guid, info.age, info.info_age, info.sections) == (HAND_GUID, 7, 7, ())
     assert info.code_ranges() == []
+
+
+def test_dbi_without_section_headers(tmp_path: Path) -> None:
+    info_stream = struct.pack("<III", 20000404, 1, 2) + uuid.UUID(HAND_GUID).bytes_le
+    no_slot = dbi_stream(5, 0xFFFF)
+    short = no_slot[:48] + struct.pack("<i", 4) + no_slot[52:64] + b"\xff" * 4
+    for dbi in (no_slot, short):
+        path = _write(tmp_path, msf_bytes([b"", info_stream, b"", dbi]))
+        info = read_pdb_info(path)
+        assert (info.guid, info.age, info.info_age, info.sections) == (HAND_GUID, 5, 2, ())
 
 
 def test_crash_pdb_identity_and_sections(crash_pdb: Path) -> None:
