@@ -47,6 +47,7 @@ from gate.budgets.model import (
     WaiverRule,
 )
 from gate.errors import BudgetError
+from gate.fileio import path_text
 from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_window, parse_bytes, parse_count, parse_percent, parse_window
 
@@ -715,7 +716,7 @@ def _parse_pooltag(
         # Relative to the budget file, so that the budgets work from any current directory.
         path = reader.source.folder / text
         if not path.is_file():
-            reader.error(item_where, item_key, f"no such file: {path.as_posix()}")
+            reader.error(item_where, item_key, f"no such file: {path_text(path.as_posix())}")
             continue
         parsed.pooltag_paths.append(path)
 
@@ -986,7 +987,8 @@ def load_budgets(paths: Sequence[Path | str], today: date | None = None) -> Budg
     parsed_files: list[_FileBudgets] = []
     unreadable = False
     for index, path in enumerate(files):
-        source = _Source(index, path.as_posix(), path.parent)
+        # Names that are not valid UTF-8 are shown escaped: they go into messages and reports.
+        source = _Source(index, path_text(path.as_posix()), path.parent)
         root = _read_file(path, source, problems)
         if root is None:
             unreadable = True

@@ -123,3 +123,17 @@ def test_a_file_too_large_to_be_budgets_is_not_read(tmp_path: Path) -> None:
         f"{path.as_posix()}: 16,777,217 bytes is too large for a budget file (at most 16 MiB)"
     ]
     assert os.path.getsize(path) == (16 << 20) + 1
+
+
+def test_a_file_name_that_is_not_utf8_is_escaped_in_messages_and_budgets(tmp_path: Path) -> None:
+    path = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9.yaml"))
+    path.write_text("drivers: {a.sys: {nonpaged_impacting_bytes: 1}}\n", encoding="utf-8")
+    budgets = load_budgets([path], today=TODAY)
+    shown = f"{tmp_path.as_posix()}/caf\\xe9.yaml"
+    assert budgets.files == (shown,)
+    assert budgets.drivers["a.sys"].file == shown
+    path.write_text("drivers: {a.sys: {nonpaged_impacting_bytes: -1}}\n", encoding="utf-8")
+    with pytest.raises(BudgetError) as caught:
+        load_budgets([path], today=TODAY)
+    assert caught.value.problems[0].startswith(f"{shown}:1:19: key ")
+    assert str(caught.value).encode("utf-8")

@@ -10,7 +10,14 @@ from __future__ import annotations
 
 import re
 
-KNOWN: list[tuple[str, str, str]] = []
+KNOWN: list[tuple[str, str, str]] = [
+    (
+        "etl",
+        r"crash: OverflowError at gate/inputs/etl/images\.py:image_map",
+        "gate/inputs/etl/images.py image_map: an image whose base + size reaches 2**64 "
+        "overflows the uint64 end column; bound image ends where image events are decoded",
+    ),
+]
 
 
 def known_reason(kind: str, signature: str) -> str | None:

@@ -168,7 +168,19 @@ def mutate_etl(rng: random.Random, data: bytes) -> tuple[bytes, str]:
 # --- text formats --------------------------------------------------------------------------
 
 
+# Values at the edges of what the readers accept: they pass the reading and reach the SQL
+# model and the rules, where sums, differences and ratios of them must not overflow.
+EDGE_TEXT = (
+    "1099511627775", "4294967295", "999999999.000000000", "0.000000001", "0", "9999999.0",
+    "9223372036854775807", "8589934591 GiB", "0s..3153600000s", "0%", "1000%", "100%",
+    "9.2e18", "-9.2e18", "0xffffffffffff0000", "1,099,511,627,775",
+)  # fmt: skip
+EDGE_NUMBERS = (2**40 - 1, 2**32 - 1, 2**63 - 1, -(2**63) + 1, 9.2e18, 1e7, 0, 100_000)
+
+
 def _hostile(rng: random.Random) -> str:
+    if rng.random() < 0.3:
+        return rng.choice(EDGE_TEXT)
     if rng.random() < 0.15:
         return rng.choice(RESERVED) + rng.choice(("", ".sys", "+0x10", "!Fn"))
     return rng.choice(HOSTILE_TEXT)
@@ -199,6 +211,8 @@ def _tree(rng: random.Random, doc: Any, depth: int = 0) -> Any:
 
 
 def _leaf(rng: random.Random, value: Any) -> Any:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and rng.random() < 0.3:
+        return rng.choice(EDGE_NUMBERS)
     roll = rng.random()
     if roll < 0.35:
         return _hostile(rng)
@@ -309,7 +323,8 @@ def _parquet_variant(rng: random.Random, data: bytes, table: str) -> tuple[bytes
     """The table rewritten by DuckDB with one column replaced by extreme values."""
     import duckdb
 
-    extremes = ("NULL", "-1", "9223372036854775807", "-9223372036854775808", "'inf'::DOUBLE",
+    extremes = ("1099511627775", "999999999.0", "4294967295",
+                "NULL", "-1", "9223372036854775807", "-9223372036854775808", "'inf'::DOUBLE",
                 "'nan'::DOUBLE", "1e300", "'(total)'", "''", "repeat('x', 100000)", "0",
                 "4294967296", "'\\x00'")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="gate-fuzz-pq-") as tmp:
