@@ -29,10 +29,16 @@ from gate.tables.normalized import TABLES as NORMALIZED_TABLES
 def export_normalized(store: Store, out: Path) -> dict[str, int]:
     """Write every table of the store to `out` atomically; returns row counts per table."""
     out = out.resolve()
-    replaceable = is_normalized_dir(out) or (out.is_dir() and not any(out.iterdir()))
-    if out.exists() and not replaceable:
-        raise OutputError(f"{out}: exists and is not a gate normalized folder; not replacing it")
+    shown = path_text(out)
+    if shown != str(out):
+        # DuckDB takes paths as UTF-8 text: it cannot name this folder's files.
+        raise OutputError(f"{shown}: the folder's name is not valid UTF-8; choose another name")
     try:
+        replaceable = is_normalized_dir(out) or (out.is_dir() and not any(out.iterdir()))
+        if out.exists() and not replaceable:
+            raise OutputError(
+                f"{out}: exists and is not a gate normalized folder; not replacing it"
+            )
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as exc:
@@ -186,6 +192,11 @@ def import_normalized(store: Store, folder: Path) -> list[int]:
     value ranges are checked before a row is loaded, so a bad folder leaves the store as it was.
     """
     manifest = read_manifest(folder)
+    if path_text(folder.resolve()) != str(folder.resolve()):
+        raise NormalizedFormatError(
+            f"{path_text(folder)}: the folder's name is not valid UTF-8, which DuckDB cannot "
+            "open; rename it"
+        )
     tables = manifest.get("tables", {})
     offset = store.next_trace_id() - 1
     files: dict[str, Path] = {}

@@ -169,3 +169,23 @@ def test_reserved_names_in_the_tables_get_the_file_prefix(tmp_path: Path) -> Non
         drivers = {r[0] for r in store.con.execute("SELECT driver FROM images").fetchall()}
     assert modules == {"file:(total)"}
     assert "file:*" in drivers and "*" not in drivers and "a.sys" not in drivers
+
+
+def test_a_folder_name_that_is_not_utf8_is_one_clear_line(tmp_path: Path) -> None:
+    from gate.errors import OutputError
+
+    odd = Path(os.fsdecode(os.fsencode(tmp_path) + b"/caf\xe9"))
+    with Store() as store:
+        load(store, scenario([alloc(1, 0x1000, 64)]))
+        with pytest.raises(OutputError) as caught:
+            export_normalized(store, odd)
+    assert str(caught.value) == (
+        f"{tmp_path}/caf\\xe9: the folder's name is not valid UTF-8; choose another name"
+    )
+    os.rename(_folder(tmp_path), odd)
+    with Store() as store, pytest.raises(NormalizedFormatError) as caught:
+        import_normalized(store, odd)
+    assert str(caught.value) == (
+        f"{tmp_path}/caf\\xe9: the folder's name is not valid UTF-8, which DuckDB cannot "
+        "open; rename it"
+    )
