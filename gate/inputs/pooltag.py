@@ -150,12 +150,15 @@ def _split_line(where: str, stripped: str) -> tuple[str, str]:
         head = "-" + more_head
     tag = head.strip()
     if not sep or not tag:
+        # The line itself is not quoted: a budget file can name any readable file as its
+        # pooltag.txt, and a CI log must not show what that file holds.
         raise InputError(
-            f"{where}: expected 'Tag - driver.sys - description', got {stripped[:60]!r}"
+            f"{where}: expected 'Tag - driver.sys - description', got a line of "
+            f"{len(stripped):,} characters without it"
         )
     if len(tag) > 4:
         raise InputError(
-            f"{where}: pool tag {tag[:20]!r} is longer than 4 characters (expected "
+            f"{where}: the pool tag has {len(tag):,} characters, more than 4 (expected "
             "'Tag - driver.sys - description')"
         )
     return tag, rest.strip()

@@ -18,7 +18,7 @@ def test_a_file_name_that_is_not_utf8_is_escaped(tmp_path: Path) -> None:
     with pytest.raises(InputError) as caught:
         read_pooltag(path)
     assert str(caught.value) == (
-        f"{tmp_path}/pool\\xe9.txt:2: pool tag 'Abcdef' is longer than 4 characters "
+        f"{tmp_path}/pool\\xe9.txt:2: the pool tag has 6 characters, more than 4 "
         "(expected 'Tag - driver.sys - description')"
     )
     path.write_bytes(b"Ab1 - a.sys - x\nAb2 - <unknown> - y\n")
@@ -46,3 +46,14 @@ def test_reserved_names_never_come_out_as_drivers(tmp_path: Path, binary: str) -
     table = read_pooltag(path)
     assert table.drivers == {}
     assert table.skipped == [f"{path}:1: tag 'Ab1' names {binary}, not one driver"]
+
+
+def test_a_file_that_is_not_a_pooltag_list_is_not_quoted(tmp_path: Path) -> None:
+    path = tmp_path / "environ"
+    path.write_bytes(b"CI_TOKEN=s3cr3t\0HOME=/root\0")
+    with pytest.raises(InputError) as caught:
+        read_pooltag(path)
+    assert str(caught.value) == (
+        f"{path}:1: expected 'Tag - driver.sys - description', got a line of 27 characters "
+        "without it"
+    )
