@@ -79,6 +79,13 @@ def test_a_scenario_of_a_trillion_allocations_is_refused_not_attempted() -> None
     )
 
 
+def test_sizes_past_a_tebibyte_are_refused() -> None:
+    pattern = {"tag": "Rng", "size": [0, 2**63 - 1], "count": 3}
+    assert "key 'allocations[0].size': 9,223,372,036,854,775,807 bytes is more than" in _error(
+        _with({"allocations": [pattern]})
+    )
+
+
 def test_size_ranges_must_be_ordered() -> None:
     pattern = {"tag": "Rng", "size": [64, 32], "count": 3}
     assert "[64, 32]: the maximum is smaller than the minimum" in _error(

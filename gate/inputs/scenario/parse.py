@@ -31,6 +31,7 @@ from gate.tables.drivers import driver_name, module_name
 U64_MAX = (1 << 64) - 1
 U32_MAX = (1 << 32) - 1
 MAX_RVA = U32_MAX  # an image is smaller than 4 GiB
+MAX_SIZE = (1 << 40) - 1  # an allocation or a resident file: far below 1 TiB
 MAX_CPUS = 2048  # the most processors Windows runs on
 MAX_SECONDS = 1e7  # about 115 days: longer than any boot trace
 # Events a scenario may expand to: twice the largest benchmark (10.5 M pool events); each
@@ -87,14 +88,17 @@ class _Fields:
             raise self._err(key, f"{value!r} is not a time within {low:g}..{MAX_SECONDS:g} s")
         return value
 
-    def size(self, key: str, default: Any = ...) -> int:
+    def size(self, key: str, default: Any = ..., maximum: int = MAX_SIZE) -> int:
         from gate.units import parse_bytes
 
         value = self.get(key, (int, str), default)
         try:
-            return parse_bytes(value)
+            size = parse_bytes(value)
         except ValueError as exc:
             raise self._err(key, str(exc)) from None
+        if size > maximum:
+            raise self._err(key, f"{size:,} bytes is more than {maximum:,}")
+        return size
 
 
 def _parse_frame(source: str, where: str, text: Any) -> Frame:
@@ -167,8 +171,8 @@ def _images(source: str, top: _Fields) -> tuple[ImageSpec, ...]:
         f = _Fields(source, f"images[{i}]", item, {"path", "base", "size", "load_s", "unload_s"})
         path = f.get("path", str)
         base = f.integer("base", 0, U64_MAX)
-        size = f.size("size")
-        if base + size > U64_MAX + 1 or size > MAX_RVA + 1:
+        size = f.size("size", maximum=MAX_RVA + 1)
+        if base + size > U64_MAX + 1:
             raise f._err("size", f"an image of {size:,} bytes at 0x{base:x} does not fit")
         images.append(
             ImageSpec(
