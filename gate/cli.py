@@ -2,7 +2,8 @@
 
 This is the only module that prints and picks exit codes, and the only one it calls is
 `gate.pipeline`. Every GateError becomes one message per problem on stderr and exit code 2;
-a budget failure is exit code 1.
+a budget failure is exit code 1; Ctrl-C is 130 and SIGTERM (a CI system cancelling the job)
+143, after the work in progress is undone (temporary files removed, no report half-written).
 
 Exit codes of `gate check` and `gate demo`:
   0  nothing failed (warnings allowed, unless --warn-as-error)
@@ -12,44 +13,64 @@ Exit codes of `gate check` and `gate demo`:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
-from gate import __version__
-from gate.errors import BudgetError, GateError
+from gate import DISTRIBUTION, __version__
+from gate.errors import BudgetError, GateError, TraceQualityError
 
 if TYPE_CHECKING:
     from gate.pipeline import ReportPaths, Verdict
+
+_HELP = {"help_option_names": ["-h", "--help"]}
+_INPUTS_TEXT = (
+    "INPUT is a boot trace: an .etl file (uncompressed or compressed), a folder of WPA CSV "
+    "exports (or one Pool / Resident Set .csv of it), a normalized folder written by 'gate "
+    "ingest', or a scenario .yaml. Several inputs are several boot iterations of one build."
+)
 
 app = typer.Typer(
     name="gate",
     help=(
         "CI regression gate for Windows driver memory budgets.\n\n"
-        "Reads WPR boot traces (.etl) without Windows tools, computes per-driver non-paged "
-        "impacting pool, transient peaks and active code bytes, judges them against YAML "
-        "budgets and a baseline, and writes JUnit, Markdown and JSON reports.\n\n"
+        "Reads WPR boot traces (.etl) and WPA CSV exports without Windows tools, computes per "
+        "driver non-paged impacting pool, transient peaks and active code bytes, judges them "
+        "against YAML budgets and a baseline, and writes JUnit, Markdown and JSON reports.\n\n"
+        "First steps: gate inspect boot.etl; gate budgets init boot.etl -o budgets.yaml; "
+        "gate check boot.etl -b budgets.yaml.\n\n"
         "Exit codes: 0 nothing failed (warnings allowed), 1 a budget failed, 2 bad input, "
         "budgets or rules."
     ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=_HELP,
 )
-budgets_app = typer.Typer(help="Validate or propose budget files.", no_args_is_help=True)
+budgets_app = typer.Typer(
+    help="Validate or propose budget files.", no_args_is_help=True, context_settings=_HELP
+)
 baseline_app = typer.Typer(
-    help="Record baseline figures from reference traces.", no_args_is_help=True
+    help="Record baseline figures from reference traces.",
+    no_args_is_help=True,
+    context_settings=_HELP,
 )
 app.add_typer(budgets_app, name="budgets")
 app.add_typer(baseline_app, name="baseline")
 
 T = TypeVar("T")
+
+
+class _Terminated(BaseException):
+    """SIGTERM, raised in the main thread so that everything unwinds as for Ctrl-C."""
 
 
 def _fail(message: str, code: int = 2) -> typer.Exit:
@@ -58,17 +79,37 @@ def _fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+@contextlib.contextmanager
+def _sigterm_unwinds() -> Iterator[None]:
+    def on_term(signum: int, frame: Any) -> None:
+        raise _Terminated
+
+    try:
+        previous = signal.signal(signal.SIGTERM, on_term)
+    except ValueError:  # not the main thread (tests running commands on a thread)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def _guard(fn: Callable[[], T]) -> T:
     """Run a command body, turning the gate's errors into messages and exit code 2."""
     try:
-        return fn()
-    except BudgetError as exc:
+        with _sigterm_unwinds():
+            return fn()
+    except (BudgetError, TraceQualityError) as exc:
         raise _fail("\n".join(exc.problems)) from None
     except GateError as exc:
         raise _fail(str(exc)) from None
     except KeyboardInterrupt:
         typer.echo("gate: interrupted", err=True)
         raise typer.Exit(130) from None
+    except _Terminated:
+        typer.echo("gate: terminated", err=True)
+        raise typer.Exit(143) from None
     except Exception as exc:
         if not _interrupted_query(exc):
             raise
@@ -104,21 +145,28 @@ def main_callback(
 InputsArg = Annotated[
     list[Path],
     typer.Argument(
-        help="Boot traces: .etl files, gate normalized folders or scenario .yaml files.",
+        help=".etl traces, WPA CSV export folders or files, normalized folders, scenario .yaml.",
+        metavar="INPUT...",
         show_default=False,
     ),
 ]
 BudgetsOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--budgets", "-b", help="Budget YAML file; repeat for several.", show_default=False
+        "--budgets",
+        "-b",
+        help="Budget YAML file (or a folder of them); repeat for several.",
+        metavar="FILE",
+        show_default=False,
     ),
 ]
 WindowOpt = Annotated[
     str | None,
     typer.Option(
         "--window",
-        help="Evaluation window, e.g. 0s..30s (overrides the budgets').",
+        help="Evaluation window in seconds from trace start, e.g. 0s..30s (overrides the "
+        "budgets').",
+        metavar="START..END",
         show_default=False,
     ),
 ]
@@ -126,26 +174,46 @@ AggregateOpt = Annotated[
     str | None,
     typer.Option(
         "--aggregate",
-        help="Across traces: max, median, mean or min (overrides the budgets').",
+        help="Across several traces: max, median, mean or min (overrides the budgets').",
+        metavar="NAME",
         show_default=False,
     ),
 ]
 PooltagOpt = Annotated[
     list[Path] | None,
     typer.Option(
-        "--pooltag", help="A pooltag.txt mapping tags to drivers; repeatable.", show_default=False
+        "--pooltag",
+        help="A pooltag.txt mapping tags to drivers; repeatable.",
+        metavar="FILE",
+        show_default=False,
+    ),
+]
+SkipModuleOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--skip-module",
+        help="An image the stack walk looks past, as for the kernel (e.g. wdf01000.sys, which "
+        "allocates for its client drivers); repeatable, added to the budgets' skip_modules.",
+        metavar="IMAGE",
+        show_default=False,
     ),
 ]
 DbOpt = Annotated[
     Path | None,
     typer.Option(
-        "--db", help="Keep the DuckDB database in this file for later queries.", show_default=False
+        "--db",
+        help="Keep this run's DuckDB database in this file for later queries (replaced whole).",
+        metavar="FILE",
+        show_default=False,
     ),
 ]
 
 
+# --- progress -----------------------------------------------------------------------------------
+
+
 class _ProgressBar:
-    """A one-line bar on stderr while a long trace is read; only on an interactive terminal."""
+    """A one-line bar on stderr while a long trace is read, on an interactive terminal."""
 
     def __init__(self, path: Path) -> None:
         self.label = path.name
@@ -167,23 +235,50 @@ class _ProgressBar:
         sys.stderr.flush()
 
 
-def _progress(path: Path) -> _ProgressBar | None:
-    # CI logs are not terminals: they get no bar, only the results.
-    return _ProgressBar(path) if sys.stderr.isatty() else None
+class _ProgressLines:
+    """For CI logs (not a terminal): a line every few seconds of a long read, so the log
+    says the job is working; short reads print nothing."""
+
+    EVERY_S = 5.0
+
+    def __init__(self, path: Path) -> None:
+        self.label = str(path)
+        self.started = self.shown = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.shown < self.EVERY_S:
+            return
+        self.shown = now
+        share = done / total if total else 1.0
+        sys.stderr.write(
+            f"gate: reading {self.label}: {done / 2**20:,.0f} of {total / 2**20:,.0f} MiB "
+            f"({share:.0%}) after {now - self.started:.0f} s\n"
+        )
+        sys.stderr.flush()
+
+
+def _progress(path: Path) -> _ProgressBar | _ProgressLines:
+    return _ProgressBar(path) if sys.stderr.isatty() else _ProgressLines(path)
 
 
 def _speed_hints(inputs: list[Path]) -> None:
-    """One line on stderr, before a long wait, for each large compressed trace that will be
-    decompressed in pure Python (no `fast` extra, not Windows)."""
+    """One line on stderr, before a long wait, for each compressed trace that will take more
+    than a few seconds to decompress in pure Python (no `fast` extra, not Windows)."""
     from gate.pipeline import slow_decompression_inputs
 
     for path in slow_decompression_inputs(inputs):
         typer.echo(
             f"gate: note: {path} is compressed and the 'fast' extra is not installed: it "
-            "decompresses at about 5 MB/s; python -m pip install 'gate[fast]' reads it "
-            "about ten times faster",
+            f"decompresses at 1-5 MB/s; python -m pip install '{DISTRIBUTION}[fast]' reads it "
+            "ten times faster or more",
             err=True,
         )
+
+
+def _warnings(lines: list[str]) -> None:
+    for line in lines:
+        typer.echo(f"gate: warning: {line}", err=True)
 
 
 def _color() -> bool:
@@ -203,7 +298,7 @@ def _render_and_write(verdict: Verdict, reports: ReportPaths) -> None:
 # --- commands -----------------------------------------------------------------------------------
 
 
-@app.command()
+@app.command(epilog=_INPUTS_TEXT)
 def check(
     inputs: InputsArg,
     budgets: BudgetsOpt = None,
@@ -212,6 +307,7 @@ def check(
         typer.Option(
             "--baseline",
             help="Baseline JSON written by 'gate baseline update'.",
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,
@@ -220,26 +316,34 @@ def check(
         typer.Option(
             "--baseline-trace",
             help="A trace of the reference build to compare against; repeatable.",
+            metavar="INPUT",
             show_default=False,
         ),
     ] = None,
     window: WindowOpt = None,
     aggregate: AggregateOpt = None,
     pooltag: PooltagOpt = None,
+    skip_module: SkipModuleOpt = None,
     junit: Annotated[
         Path | None,
-        typer.Option("--junit", help="Write a JUnit XML report here.", show_default=False),
+        typer.Option(
+            "--junit", help="Write a JUnit XML report here.", metavar="FILE", show_default=False
+        ),
     ] = None,
     markdown: Annotated[
         Path | None,
         typer.Option(
             "--markdown",
             help="Write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).",
+            metavar="FILE",
             show_default=False,
         ),
     ] = None,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write a JSON report here.", show_default=False)
+        Path | None,
+        typer.Option(
+            "--json", help="Write a JSON report here.", metavar="FILE", show_default=False
+        ),
     ] = None,
     junit_strict: Annotated[
         bool,
@@ -252,23 +356,33 @@ def check(
     rules: Annotated[
         Path | None,
         typer.Option(
-            "--rules", help="A folder of extra rule .sql files to run.", show_default=False
+            "--rules",
+            help="A folder of extra rule .sql files to run.",
+            metavar="DIR",
+            show_default=False,
         ),
     ] = None,
     warn_as_error: Annotated[
-        bool, typer.Option("--warn-as-error", help="Treat warnings as failures (exit 1).")
+        bool,
+        typer.Option("--warn-as-error", help="Warnings fail the run (exit 1), in every report."),
     ] = False,
     db: DbOpt = None,
     today: Annotated[
         str | None, typer.Option("--today", hidden=True, help="Date for waiver expiry (tests).")
     ] = None,
 ) -> None:
-    """Judge traces against budgets and a baseline; exit 1 when a driver is over budget."""
+    """Judge traces against budgets and a baseline; exit 1 when a driver is over budget.
+
+    Example: gate check boot1.etl boot2.etl -b budgets/drivers.yaml --baseline
+    budgets/baseline.json --junit gate-junit.xml --markdown gate-summary.md
+    """
     from gate.pipeline import CheckRequest, ReportPaths, require_budgets, settings_from_options
     from gate.pipeline import check as run_check
 
     def body() -> int:
-        settings = settings_from_options(budgets, window, aggregate, pooltag, db, today)
+        settings = settings_from_options(
+            budgets, window, aggregate, pooltag, db, today, skip_module
+        )
         require_budgets(settings.budgets)
         _speed_hints(inputs)
         verdict = run_check(
@@ -288,12 +402,19 @@ def check(
     raise typer.Exit(_guard(body))
 
 
-@app.command()
+@app.command(epilog=_INPUTS_TEXT)
 def ingest(
     inputs: InputsArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Folder to write (replaced whole).")],
+    out: Annotated[
+        Path,
+        typer.Option("--out", "-o", help="Folder to write (replaced whole).", metavar="DIR"),
+    ],
 ) -> None:
-    """Read traces and write them as one normalized folder (Parquet tables plus a manifest)."""
+    """Read traces once and write them as one normalized folder (Parquet tables and a
+    manifest) that every command reads faster than the traces.
+
+    Example: gate ingest boot1.etl boot2.etl -o boots/
+    """
     from gate.pipeline import ingest as run_ingest
 
     def body() -> None:
@@ -309,9 +430,15 @@ def ingest(
 
 @app.command()
 def inspect(
-    trace: Annotated[Path, typer.Argument(help="An .etl trace.", show_default=False)],
+    trace: Annotated[
+        Path, typer.Argument(help="An .etl trace.", metavar="TRACE.etl", show_default=False)
+    ],
 ) -> None:
-    """Show what a trace holds: OS, pointer size, duration, CPUs, events per kind, drivers."""
+    """Show what an .etl trace holds: OS, pointer size, duration, CPUs, compression, events
+    per kind, lost events, stacks, PDB identities, resident set, drivers.
+
+    Example: gate inspect boot.etl
+    """
 
     def body() -> None:
         from gate.pipeline import inspect as run_inspect
@@ -323,9 +450,14 @@ def inspect(
 
 @app.command()
 def demo(
-    out: Annotated[Path, typer.Option("--out", help="Folder for the three reports.")] = Path("."),
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for the three reports.", metavar="DIR")
+    ] = Path("."),
 ) -> None:
-    """Run the whole job on the bundled synthetic sample; exits 1 (the sample has a failure)."""
+    """Run the whole job on the bundled synthetic sample; exits 1 (the sample has a failure).
+
+    Example: gate demo --out demo/
+    """
     from gate.pipeline import check as run_check
     from gate.pipeline import demo_request
 
@@ -342,9 +474,17 @@ def demo(
 
 @budgets_app.command("check")
 def budgets_check(
-    paths: Annotated[list[Path], typer.Argument(help="Budget YAML files.", show_default=False)],
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Budget YAML files or folders of them.", metavar="FILE...", show_default=False
+        ),
+    ],
 ) -> None:
-    """Validate budget files; print every problem with file:line:column."""
+    """Validate budget files; print every problem with file:line:column.
+
+    Example: gate budgets check budgets/
+    """
     from gate.pipeline import settings_from_options
 
     def body() -> None:
@@ -358,50 +498,90 @@ def budgets_check(
     _guard(body)
 
 
-@budgets_app.command("init")
+@budgets_app.command("init", epilog=_INPUTS_TEXT)
 def budgets_init(
     inputs: InputsArg,
     headroom: Annotated[
-        str, typer.Option("--headroom", help="Room above measured figures.")
+        str,
+        typer.Option("--headroom", help="Room above the measured figures.", metavar="PERCENT"),
     ] = "20%",
     out: Annotated[
         Path | None,
-        typer.Option("--out", "-o", help="Write here instead of stdout.", show_default=False),
+        typer.Option(
+            "--out",
+            "-o",
+            help="Write the budget file here instead of stdout.",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
+    budgets: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--budgets",
+            "-b",
+            help="An existing budget file whose window, aggregate and attribution the "
+            "proposal measures with (and writes down); repeatable.",
+            metavar="FILE",
+            show_default=False,
+        ),
     ] = None,
     window: WindowOpt = None,
     aggregate: AggregateOpt = None,
     pooltag: PooltagOpt = None,
+    skip_module: SkipModuleOpt = None,
 ) -> None:
-    """Propose a budget file from measured figures plus headroom."""
+    """Propose a budget file from measured figures plus headroom, set to pass the traces it
+    was measured on with no warning.
+
+    Example: gate budgets init boot.etl --headroom 20% --skip-module wdf01000.sys -o
+    budgets/drivers.yaml
+    """
     from gate.pipeline import propose, settings_from_options, write_proposal
 
     def body() -> None:
-        settings = settings_from_options(None, window, aggregate, pooltag, None)
-        text, count = propose(inputs, settings, headroom)
+        settings = settings_from_options(
+            budgets, window, aggregate, pooltag, None, skip_modules=skip_module
+        )
+        proposal = propose(inputs, settings, headroom, out=out, progress=_progress)
+        _warnings(proposal.warnings)
         if out is None:
-            typer.echo(text, nl=False)
+            typer.echo(proposal.text, nl=False)
+            typer.echo(f"gate: proposed {proposal.summary()}", err=True)
         else:
-            write_proposal(out, text)
-            typer.echo(f"wrote {out}: {count} driver budget(s)")
+            write_proposal(out, proposal.text)
+            typer.echo(f"wrote {out}: {proposal.summary()}")
 
     _guard(body)
 
 
-@baseline_app.command("update")
+@baseline_app.command("update", epilog=_INPUTS_TEXT)
 def baseline_update(
     inputs: InputsArg,
-    out: Annotated[Path, typer.Option("--out", "-o", help="Baseline JSON to write.")],
+    out: Annotated[
+        Path, typer.Option("--out", "-o", help="Baseline JSON to write.", metavar="FILE")
+    ],
     budgets: BudgetsOpt = None,
     window: WindowOpt = None,
     aggregate: AggregateOpt = None,
     pooltag: PooltagOpt = None,
+    skip_module: SkipModuleOpt = None,
 ) -> None:
-    """Measure reference traces and write their per-driver figures as baseline JSON."""
+    """Measure reference traces and write their per-driver figures as baseline JSON, with the
+    window, aggregate and attribution they were measured with.
+
+    Example: gate baseline update main1.etl main2.etl -b budgets/drivers.yaml -o
+    budgets/baseline.json
+    """
     from gate.pipeline import settings_from_options, update_baseline
 
     def body() -> None:
-        settings = settings_from_options(budgets, window, aggregate, pooltag, None)
-        b = update_baseline(inputs, settings, out)
+        settings = settings_from_options(
+            budgets, window, aggregate, pooltag, None, skip_modules=skip_module
+        )
+        measured = update_baseline(inputs, settings, out, progress=_progress)
+        _warnings(measured.warnings)
+        b = measured.baseline
         typer.echo(f"wrote {out}: {len(b.drivers)} driver(s) from {len(b.traces)} trace(s)")
 
     _guard(body)

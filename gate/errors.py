@@ -35,6 +35,15 @@ class CsvFormatError(InputError):
     """A WPA CSV export cannot be read."""
 
 
+class TraceQualityError(InputError):
+    """The inputs cannot be trusted to measure anything (no pool events, a window that sees
+    nothing). Holds every problem found, one line each."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
 class BudgetError(GateError):
     """One or more budget files are invalid. Holds every problem found, one line each."""
 

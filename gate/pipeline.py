@@ -6,8 +6,9 @@ picks the exit code. Everything here raises `GateError`s and never prints.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -15,9 +16,9 @@ from pathlib import Path
 from gate import __version__
 from gate.budgets.baseline import Baseline, read_baseline, write_baseline
 from gate.budgets.loader import load_budgets
-from gate.budgets.model import BudgetSet
-from gate.budgets.propose import propose_budgets
-from gate.errors import BudgetError, InputError
+from gate.budgets.model import Attribution, BudgetSet
+from gate.budgets.propose import propose_budgets, warn_at_for
+from gate.errors import BudgetError, InputError, TraceQualityError
 from gate.fileio import write_text_atomic
 from gate.inputs import input_kind, read_trace, slow_to_decompress, wpa_csv_trace
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
@@ -25,14 +26,14 @@ from gate.metrics import AGGREGATES
 from gate.reports import render_console, write_reports
 from gate.rules.inputs import load_rule_inputs
 from gate.rules.judge import fail_on_warnings, figures, judge
-from gate.rules.results import TraceSummary, Verdict
+from gate.rules.results import Outcome, TraceSummary, Verdict
 from gate.rules.runner import builtin_rules, prepare, run_rule, user_rules
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.store.normalized import export_normalized, import_normalized
 from gate.tables.chunks import Progress
 from gate.tables.drivers import RESERVED_NAMES, TOTAL
-from gate.units import parse_percent, parse_window
+from gate.units import format_window, parse_percent, parse_window
 
 __all__ = [
     "CheckRequest",
@@ -54,8 +55,9 @@ __all__ = [
 
 ProgressFactory = Callable[[Path], Progress | None]
 
-# Compressed traces at least this large get a hint when only pure-Python XPRESS is available.
-SLOW_HINT_BYTES = 64 << 20
+# Compressed traces at least this large get a hint when only pure-Python XPRESS is available:
+# it decompresses real traces at 1-5 MB/s, so this is a wait of several seconds.
+SLOW_HINT_BYTES = 8 << 20
 
 
 @dataclass
@@ -68,20 +70,33 @@ class RunSettings:
     pooltag_files: list[Path] = field(default_factory=list)
     db_path: Path | None = None
     today: date = field(default_factory=date.today)
+    skip_modules: list[str] = field(default_factory=list)  # beyond the budgets' own
+
+    def attribution(self) -> Attribution:
+        """The budgets' attribution with the command line's additions."""
+        a = self.budgets.attribution
+        skip = [*a.skip_modules, *(m.lower() for m in self.skip_modules)]
+        pooltag = [*a.pooltag_paths, *self.pooltag_files]
+        return Attribution(
+            skip_modules=tuple(dict.fromkeys(skip)),
+            tag_rules=a.tag_rules,
+            pooltag_paths=tuple(dict.fromkeys(pooltag)),
+        )
 
     def model_config(self) -> ModelConfig:
         b = self.budgets
         window = self.window if self.window is not None else b.window
         start, end = window if window else (None, None)
+        attribution = self.attribution()
         table = PoolTagTable()
-        for path in [*b.attribution.pooltag_paths, *self.pooltag_files]:
+        for path in attribution.pooltag_paths:
             read_pooltag(Path(path), table)
         return ModelConfig(
             window_start_s=start,
             window_end_s=end,
             aggregate=self.aggregate or b.aggregate,
-            extra_skip_modules=tuple(b.attribution.skip_modules),
-            tag_rules=tuple((r[0], r[1]) for r in b.attribution.tag_rules),
+            extra_skip_modules=attribution.skip_modules,
+            tag_rules=tuple((r.pattern, r.driver) for r in attribution.tag_rules),
             pooltag=table.drivers,
             pooltag_patterns=tuple(table.patterns),
         )
@@ -94,6 +109,7 @@ def settings_from_options(
     pooltag: list[Path] | None,
     db: Path | None,
     today: str | None = None,
+    skip_modules: list[str] | None = None,
 ) -> RunSettings:
     """Settings from command-line options as typed; every bad option is one line."""
     problems: list[str] = []
@@ -121,6 +137,7 @@ def settings_from_options(
         pooltag_files=list(pooltag or []),
         db_path=db,
         today=day,
+        skip_modules=list(skip_modules or []),
     )
 
 
@@ -187,19 +204,45 @@ def trace_provenance(store: Store) -> list[dict[str, str]]:
 # --- jobs ---------------------------------------------------------------------------------------
 
 
+@dataclass
+class Measurement:
+    """What `budgets init` and `baseline update` measure: the figures with their provenance,
+    and the trace-quality warnings (lost events) a reader of the result should know."""
+
+    baseline: Baseline
+    warnings: list[str]
+
+
+def trace_quality(store: Store) -> list[str]:
+    """The trace-quality rules (`trace.*`) on a built model, as `check` runs them: raises
+    `TraceQualityError` with every error (no pool events, a window that sees nothing);
+    returns the warnings."""
+    prepare(store.con)
+    load_rule_inputs(store.con, BudgetSet.empty(), None)
+    rules = [r for r in builtin_rules() if r.name.startswith("trace.")]
+    findings = [f for rule in rules for f in run_rule(store.con, rule)]
+    errors = [f.message for f in findings if f.outcome is Outcome.ERROR]
+    if errors:
+        raise TraceQualityError(errors)
+    return [f.message for f in findings if f.outcome is Outcome.WARN]
+
+
 def measure(
     inputs: list[Path], settings: RunSettings, *, progress: ProgressFactory | None = None
-) -> Baseline:
-    """Every driver's aggregated figures over `inputs`, with provenance: a baseline."""
+) -> Measurement:
+    """Every driver's aggregated figures over `inputs`, with provenance: a baseline. Traces
+    that cannot be trusted are refused as `check` refuses them."""
     store, config = open_and_model(inputs, settings, progress=progress)
     with store:
-        return Baseline(
+        warnings = trace_quality(store)
+        baseline = Baseline(
             drivers=measured_figures(store),
             traces=trace_provenance(store),
             window=config.window_label(),
             aggregate=config.aggregate,
             source=", ".join(str(p) for p in inputs),
         )
+        return Measurement(baseline, warnings)
 
 
 def update_baseline(
@@ -208,11 +251,30 @@ def update_baseline(
     out: Path,
     *,
     progress: ProgressFactory | None = None,
-) -> Baseline:
+) -> Measurement:
     """`gate baseline update`: measure `inputs` and write the baseline JSON to `out`."""
-    baseline = measure(inputs, settings, progress=progress)
-    write_baseline(out, baseline)
-    return baseline
+    measured = measure(inputs, settings, progress=progress)
+    write_baseline(out, measured.baseline)
+    return measured
+
+
+@dataclass(frozen=True)
+class Proposal:
+    """What `gate budgets init` proposes: the file's text and what it chose."""
+
+    text: str
+    drivers: int
+    totals: int
+    headroom: float
+    warn_at: float
+    warnings: list[str]
+
+    def summary(self) -> str:
+        return (
+            f"{self.drivers} driver budget(s) and {self.totals} total(s): each limit is the "
+            f"measured figure + {self.headroom * 100:g}% headroom, rounded up; warn_at "
+            f"{self.warn_at * 100:g}%, so the traces measured pass with no warning"
+        )
 
 
 def propose(
@@ -220,18 +282,42 @@ def propose(
     settings: RunSettings,
     headroom: str,
     *,
+    out: Path | None = None,
     progress: ProgressFactory | None = None,
-) -> tuple[str, int]:
-    """`gate budgets init`: a budget file's text from measured figures plus `headroom` (e.g.
-    '20%'), and how many driver budgets it holds."""
+) -> Proposal:
+    """`gate budgets init`: a budget file from measured figures plus `headroom` (e.g. '20%'),
+    measured with the run's window, aggregate and attribution, which the file then names, so
+    that `gate check` with it judges the same way. Pooltag paths are written relative to the
+    folder of `out` (the current folder when it goes to stdout)."""
     try:
         room = parse_percent(headroom)
+        if room <= 0:
+            raise ValueError("a proposal needs headroom above the measured figures, e.g. 20%")
     except ValueError as exc:
         raise BudgetError([f"--headroom {headroom!r}: {exc}"]) from None
     measured = measure(inputs, settings, progress=progress)
-    drivers = {d: m for d, m in measured.drivers.items() if d not in RESERVED_NAMES}
-    totals = measured.drivers.get(TOTAL, {})
-    return propose_budgets(drivers, totals, room), len(drivers)
+    figures = measured.baseline.drivers
+    drivers = {d: m for d, m in figures.items() if d not in RESERVED_NAMES}
+    totals = figures.get(TOTAL, {})
+    config = settings.model_config()
+    window = None if config.window_label() == format_window(None, None) else config.window_label()
+    base = (out.parent if out is not None else Path.cwd()).resolve()
+    attribution = settings.attribution()
+    attribution = replace(
+        attribution,
+        pooltag_paths=tuple(_relative(Path(p), base) for p in attribution.pooltag_paths),
+    )
+    text = propose_budgets(
+        drivers, totals, room, window=window, aggregate=config.aggregate, attribution=attribution
+    )
+    return Proposal(text, len(drivers), len(totals), room, warn_at_for(room), measured.warnings)
+
+
+def _relative(path: Path, base: Path) -> Path:
+    try:
+        return Path(os.path.relpath(path.resolve(), base))
+    except ValueError:  # another drive on Windows
+        return path.resolve()
 
 
 def write_proposal(out: Path, text: str) -> None:
@@ -261,14 +347,8 @@ def check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verd
     if req.baseline_file is not None:
         baseline = read_baseline(req.baseline_file)
     if req.baseline_traces:
-        reference = RunSettings(
-            budgets=settings.budgets,
-            window=settings.window,
-            aggregate=settings.aggregate,
-            pooltag_files=settings.pooltag_files,
-            today=settings.today,
-        )
-        baseline = measure(req.baseline_traces, reference)
+        reference = replace(settings, db_path=None)
+        baseline = measure(req.baseline_traces, reference, progress=progress).baseline
     rules = builtin_rules()
     if req.rules_dir is not None:
         rules += user_rules(req.rules_dir)

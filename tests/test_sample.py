@@ -29,8 +29,8 @@ def test_bundled_etl_is_regenerated_byte_for_byte(tmp_path: Path) -> None:
 def test_etl_and_scenario_give_the_same_pool_figures() -> None:
     """Every figure, the resident set's active_code_bytes included, agrees across the two."""
     settings = RunSettings(budgets=load_budgets([SAMPLE / "budgets.yaml"]))
-    from_etl = measure([ETL], settings).drivers
-    from_scenario = measure([SCENARIO], settings).drivers
+    from_etl = measure([ETL], settings).baseline.drivers
+    from_scenario = measure([SCENARIO], settings).baseline.drivers
     assert from_etl == from_scenario
     assert from_etl["contosonet.sys"]["nonpaged_impacting_bytes"] == 1_843_200
     assert from_etl["acpi.sys"]["active_code_bytes"] == 304 * 1024

@@ -13,11 +13,11 @@ import re
 from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
-from gate.budgets.model import COUNT_METRICS, DEFAULT_DRIVER, DEFAULT_WARN_AT, METRICS
+from gate.budgets.model import COUNT_METRICS, DEFAULT_DRIVER, METRICS, Attribution
 from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_bytes, format_count
 
-__all__ = ["propose_budgets", "tidy_count", "tidy_size", "write_size"]
+__all__ = ["propose_budgets", "tidy_count", "tidy_size", "warn_at_for", "write_size"]
 
 KiB = 1 << 10
 MiB = 1 << 20
@@ -93,20 +93,60 @@ def _chosen(
     return [m for m in METRICS if m in metrics]
 
 
-def _header(headroom: float, window: str | None, aggregate: str | None) -> list[str]:
+def warn_at_for(headroom: float) -> float:
+    """The `warn_at` of a proposal made with `headroom`.
+
+    A measured figure is at most 1/(1 + headroom) of its proposed limit (limits are rounded
+    up), so warning from the default 80 % would flag every driver of the traces the proposal
+    came from once the headroom is under 25 %. The proposal warns halfway between that share
+    and the limit, rounded up to a whole percent: 92 % for 20 % headroom.
+    """
+    share = 1 / (1 + headroom)
+    return min(math.ceil(round((share + 1) / 2 * 100, 6)) / 100, 1.0)
+
+
+def _header(
+    headroom: float,
+    warn_at: float,
+    window: str | None,
+    aggregate: str | None,
+    attribution: Attribution | None,
+) -> list[str]:
     lines = [
         "# Budgets proposed by `gate` from measured figures.",
         f"# Each limit is the measured value plus {headroom * 100:g}% headroom, rounded up to a",
-        '# tidy binary size; "*" gets the median of the proposed limits. Review every limit',
-        "# and add owners before committing. The format is described in docs/budgets.md.",
+        '# tidy binary size; "*" gets the median of the proposed limits. warn_at is set so that',
+        "# the traces measured pass with no warning. Review every limit and add owners before",
+        "# committing. The format is described in docs/budgets.md.",
         "version: 1",
     ]
     if window is not None:
         lines.append(f'window: "{window}"')
     if aggregate is not None:
         lines.append(f"aggregate: {aggregate}")
-    lines.append(f"warn_at: {DEFAULT_WARN_AT * 100:g}%")
-    return lines
+    lines.append(f"warn_at: {warn_at * 100:g}%")
+    return lines + _attribution_lines(attribution)
+
+
+def _attribution_lines(attribution: Attribution | None) -> list[str]:
+    """The attribution the figures were measured with, so the budgets judge the same way."""
+    if attribution is None:
+        return []
+    lines = []
+    if attribution.skip_modules:
+        lines.append(
+            f"  skip_modules: [{', '.join(_yaml_key(m) for m in attribution.skip_modules)}]"
+        )
+    if attribution.tag_rules:
+        lines.append("  tags:")
+        lines += [
+            f"    {json.dumps(r.pattern)}: {_yaml_key(r.driver)}" for r in attribution.tag_rules
+        ]
+    if attribution.pooltag_paths:
+        lines.append(
+            f"  pooltag: [{', '.join(json.dumps(str(p)) for p in attribution.pooltag_paths)}]"
+        )
+    return ["attribution:", *lines] if lines else []
 
 
 def _driver_lines(drivers: dict[str, dict[str, tuple[int, float]]], chosen: list[str]) -> list[str]:
@@ -142,17 +182,22 @@ def propose_budgets(
     *,
     window: str | None = None,
     aggregate: str | None = None,
+    attribution: Attribution | None = None,
 ) -> str:
     """Budget YAML text with limits of measured × (1 + headroom), rounded up to tidy sizes.
 
     `measured` maps driver → metric → aggregated value; `totals` maps metric → value over all
     drivers. `metrics` limits the proposal to these metrics (default: every metric measured).
     The `"*"` default gets, per metric, the median of the proposed driver limits, so a new
-    driver that is typical passes while a large one needs its own entry. Give `window` and
-    `aggregate` when the figures were measured with them, so the budgets judge the same way.
+    driver that is typical passes while a large one needs its own entry. Give `window`,
+    `aggregate` and `attribution` when the figures were measured with them, so the budgets
+    judge the same way. `warn_at` is `warn_at_for(headroom)`.
     """
-    if not math.isfinite(headroom) or headroom < 0:
-        raise ValueError(f"headroom {headroom!r} must be 0 or more, e.g. 0.2 for 20%")
+    if not math.isfinite(headroom) or headroom <= 0:
+        raise ValueError(
+            f"headroom {headroom!r} must be more than 0, e.g. 0.2 for 20%: limits equal to "
+            "the measured figures would warn on the traces they came from"
+        )
     chosen = _chosen(measured, totals, metrics)
     # Exact arithmetic: in floats 1000 × 1.2 is 1200.0000000000002, which would round up a step.
     factor = 1 + Fraction(headroom).limit_denominator(10_000)
@@ -170,7 +215,9 @@ def propose_budgets(
         if limits:
             drivers[name] = limits
 
-    lines = _header(headroom, window, aggregate) + _driver_lines(drivers, chosen)
+    warn_at = warn_at_for(headroom)
+    lines = _header(headroom, warn_at, window, aggregate, attribution)
+    lines += _driver_lines(drivers, chosen)
     total_lines = [
         f"  {metric}: {_written(metric, _proposed(metric, value, factor))}"
         f"  # measured {_shown(metric, value)}"

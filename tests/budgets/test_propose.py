@@ -3,7 +3,8 @@ from pathlib import Path
 import pytest
 
 from gate.budgets import load_budgets, propose_budgets
-from gate.budgets.propose import tidy_count, tidy_size, write_size
+from gate.budgets.model import Attribution, TagRule
+from gate.budgets.propose import tidy_count, tidy_size, warn_at_for, write_size
 
 KiB = 1024
 MiB = 1024 * 1024
@@ -53,11 +54,12 @@ def test_proposal_text():
     assert text == (
         "# Budgets proposed by `gate` from measured figures.\n"
         "# Each limit is the measured value plus 20% headroom, rounded up to a\n"
-        '# tidy binary size; "*" gets the median of the proposed limits. Review every limit\n'
-        "# and add owners before committing. The format is described in docs/budgets.md.\n"
+        '# tidy binary size; "*" gets the median of the proposed limits. warn_at is set so that\n'
+        "# the traces measured pass with no warning. Review every limit and add owners before\n"
+        "# committing. The format is described in docs/budgets.md.\n"
         "version: 1\n"
         'window: "0s..30s"\n'
-        "warn_at: 80%\n"
+        "warn_at: 92%\n"
         "drivers:\n"
         '  "*":  # any driver without its own entry\n'
         "    nonpaged_impacting_bytes: 236 KiB\n"
@@ -93,18 +95,19 @@ def test_round_trip_through_the_loader(tmp_path: Path):
 
     assert set(budgets.drivers) == {"(kernel)", "acpi.sys", "storport.sys", "tiny.sys"}
     assert budgets.aggregate == "median"
-    assert budgets.warn_at == 0.8
+    assert budgets.warn_at == 0.92
     for driver, values in MEASURED.items():
         for metric, measured in values.items():
             limit = budgets.limit_for(driver, metric).value
             assert limit >= measured * 1.2
+            assert measured < budgets.warn_at * limit  # the proposal passes its own traces
     assert budgets.limit_for("acpi.sys", "nonpaged_impacting_bytes").value == 1172 * KiB
     assert budgets.limit_for("new.sys", "nonpaged_impacting_bytes").value == 236 * KiB
     assert budgets.limit_for("(total)", "nonpaged_allocations").value == 1500
 
 
 def test_metrics_filter_and_errors(tmp_path: Path):
-    text = propose_budgets(MEASURED, TOTALS, 0.0, metrics=["active_code_bytes"])
+    text = propose_budgets(MEASURED, TOTALS, 0.01, metrics=["active_code_bytes"])
     assert "nonpaged_impacting_bytes" not in text
     path = tmp_path / "p.yaml"
     path.write_text(text, encoding="utf-8")
@@ -116,6 +119,39 @@ def test_metrics_filter_and_errors(tmp_path: Path):
         propose_budgets(MEASURED, TOTALS, 0.2, metrics=["npp_bytes"])
     with pytest.raises(ValueError, match="headroom"):
         propose_budgets(MEASURED, TOTALS, -0.1)
+    with pytest.raises(ValueError, match="would warn on the traces they came from"):
+        propose_budgets(MEASURED, TOTALS, 0.0)
+
+
+@pytest.mark.parametrize(
+    ("headroom", "warn_at"), [(0.2, 0.92), (0.25, 0.9), (0.5, 0.84), (1.0, 0.75), (0.001, 1.0)]
+)
+def test_warn_at_lies_between_a_measured_figure_and_its_limit(headroom, warn_at):
+    assert warn_at_for(headroom) == warn_at
+    assert 1 / (1 + headroom) < warn_at_for(headroom) <= 1
+
+
+def test_the_attribution_measured_with_is_written_and_loads(tmp_path: Path):
+    (tmp_path / "pooltag.txt").write_text("Fbk1 - fabrikam.sys - test\n", encoding="utf-8")
+    attribution = Attribution(
+        skip_modules=("wdf01000.sys",),
+        tag_rules=(TagRule("Fbk*", "fabrikam.sys", "b.yaml", 3),),
+        pooltag_paths=(Path("pooltag.txt"),),
+    )
+    text = propose_budgets(MEASURED, TOTALS, 0.2, attribution=attribution)
+    assert (
+        "attribution:\n"
+        "  skip_modules: [wdf01000.sys]\n"
+        "  tags:\n"
+        '    "Fbk*": fabrikam.sys\n'
+        '  pooltag: ["pooltag.txt"]\n'
+    ) in text
+    path = tmp_path / "p.yaml"
+    path.write_text(text, encoding="utf-8")
+    loaded = load_budgets([path]).attribution
+    assert loaded.skip_modules == ("wdf01000.sys",)
+    assert [(r.pattern, r.driver) for r in loaded.tag_rules] == [("Fbk*", "fabrikam.sys")]
+    assert loaded.pooltag_paths == (tmp_path / "pooltag.txt",)
 
 
 def test_nothing_measured_still_loads(tmp_path: Path):
