@@ -17,6 +17,12 @@ KNOWN: list[tuple[str, str, str]] = [
         "gate/inputs/etl/images.py image_map: an image whose base + size reaches 2**64 "
         "overflows the uint64 end column; bound image ends where image events are decoded",
     ),
+    (
+        "*",
+        r"crash: ConversionException at gate/store/store\.py:run_script",
+        "gate/sql/model: sums of size_bytes are cast to BIGINT and overflow (two allocations "
+        "of 2**62 bytes); sum in HUGEINT or refuse such traces with a message",
+    ),
 ]
 
 
