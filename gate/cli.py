@@ -285,14 +285,36 @@ def _color() -> bool:
     return sys.stdout.isatty() and "NO_COLOR" not in os.environ
 
 
-def _render_and_write(verdict: Verdict, reports: ReportPaths) -> None:
-    from gate.pipeline import publish, render_console
+def _render_and_write(verdict: Verdict, reports: ReportPaths, annotations: str = "auto") -> None:
+    from gate.pipeline import annotation_target, publish, render_annotations, render_console
 
     publish(verdict, reports)
     width = shutil.get_terminal_size((120, 40)).columns
     typer.echo(render_console(verdict, color=_color(), width=width), nl=False)
     for label, path in reports.written():
         typer.echo(f"{label} report: {path}")
+    target = annotation_target(os.environ) if annotations == "auto" else annotations
+    written = [str(path) for _, path in reports.written()]
+    typer.echo(render_annotations(verdict, target, reports=written), nl=False)  # type: ignore[arg-type]
+
+
+def _with_error_reports(reports: ReportPaths, body: Callable[[], T]) -> Callable[[], T]:
+    """`body`, writing the requested reports as one error check when it stops on a GateError
+    (exit 2), so that a CI step publishing JUnit shows the error rather than no results."""
+    from gate.pipeline import publish_error
+
+    def run() -> T:
+        try:
+            return body()
+        except GateError as exc:
+            problems = getattr(exc, "problems", None) or str(exc).splitlines()
+            if reports.written():
+                # The reports must not hide the error itself, whatever stops them.
+                with contextlib.suppress(GateError):
+                    publish_error(list(problems), reports)
+            raise
+
+    return run
 
 
 # --- commands -----------------------------------------------------------------------------------
@@ -366,6 +388,15 @@ def check(
         bool,
         typer.Option("--warn-as-error", help="Warnings fail the run (exit 1), in every report."),
     ] = False,
+    annotations: Annotated[
+        str,
+        typer.Option(
+            "--annotations",
+            help="Print CI annotations for the worst checks: github, azure or none; auto picks "
+            "github under GitHub Actions, azure under Azure Pipelines.",
+            metavar="KIND",
+        ),
+    ] = "auto",
     db: DbOpt = None,
     today: Annotated[
         str | None, typer.Option("--today", hidden=True, help="Date for waiver expiry (tests).")
@@ -379,7 +410,11 @@ def check(
     from gate.pipeline import CheckRequest, ReportPaths, require_budgets, settings_from_options
     from gate.pipeline import check as run_check
 
+    reports = ReportPaths(junit, markdown, json_out, junit_strict)
+
     def body() -> int:
+        if annotations not in ("auto", "github", "azure", "none"):
+            raise BudgetError([f"--annotations {annotations!r}: expected github, azure or none"])
         settings = settings_from_options(
             budgets, window, aggregate, pooltag, db, today, skip_module
         )
@@ -396,10 +431,10 @@ def check(
             ),
             progress=_progress,
         )
-        _render_and_write(verdict, ReportPaths(junit, markdown, json_out, junit_strict))
+        _render_and_write(verdict, reports, annotations)
         return int(verdict.exit_code)
 
-    raise typer.Exit(_guard(body))
+    raise typer.Exit(_guard(_with_error_reports(reports, body)))
 
 
 @app.command(epilog=_INPUTS_TEXT)

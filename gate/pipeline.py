@@ -24,6 +24,7 @@ from gate.inputs import input_kind, read_trace, slow_to_decompress, wpa_csv_trac
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.metrics import AGGREGATES
 from gate.reports import render_console, write_reports
+from gate.reports.annotations import annotation_target, render_annotations
 from gate.rules.inputs import load_rule_inputs
 from gate.rules.judge import fail_on_warnings, figures, judge
 from gate.rules.results import Outcome, TraceSummary, Verdict
@@ -40,6 +41,7 @@ __all__ = [
     "ReportPaths",
     "RunSettings",
     "Verdict",
+    "annotation_target",
     "check",
     "demo_request",
     "ingest",
@@ -47,6 +49,8 @@ __all__ = [
     "measure",
     "propose",
     "publish",
+    "publish_error",
+    "render_annotations",
     "render_console",
     "settings_from_options",
     "slow_decompression_inputs",
@@ -422,6 +426,12 @@ def publish(verdict: Verdict, reports: ReportPaths) -> None:
         json=reports.json,
         junit_schema_strict=reports.junit_strict,
     )
+
+
+def publish_error(problems: list[str], reports: ReportPaths) -> None:
+    """The reports of a run that stopped on an error (exit 2), each holding one `error` check
+    with the problems: a CI reporter then shows a red test instead of finding no results."""
+    publish(Verdict.error(problems, __version__), reports)
 
 
 def ingest(

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 
 from gate.metrics import HEADLINE_METRIC, format_value, is_bytes_metric, priority
-from gate.rules.results import Check, Outcome, Verdict
+from gate.rules.results import RUN_METRIC, Check, Outcome, Verdict
 from gate.tables.drivers import PSEUDO_DRIVERS
 from gate.units import format_bytes, format_count, format_delta
 
@@ -110,6 +110,8 @@ def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
     (+17.6%))`, followed by the check's own message when it has one.
     """
     m = check.metric
+    if m == RUN_METRIC:  # a run that stopped on an error: the problems say it all
+        return one_line(f"gate stopped: {check.message}", limit)
     parts = [f"{check.driver} {m}:"]
     if check.observed is not None and check.limit is not None:
         relation = ">" if check.observed > check.limit else "<="

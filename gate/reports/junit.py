@@ -14,7 +14,9 @@ Outcome mapping:
 - WARN: JUnit and the CI systems reading it have no warning state. A warning is emitted as a
   passing testcase whose `system-out` starts with `WARNING:` (shown by Azure, GitLab, Jenkins)
   and is also listed as a `gate.warning.<driver>` property of its suite with a
-  `gate.warnings` count, so tools that read properties see it too. Failing the build on
+  `gate.warnings` count and as a `gate.warning` property of the testcase itself, so tools that
+  read properties see it too. The reporters that show only failures (GitHub's, GitLab's, Azure)
+  get the warnings as annotations and in the Markdown summary instead (docs/ci.md). Failing the build on
   warnings is the exit code's job (`--warn-as-error`), not the report's.
 - NOTICE and PASS: passing testcases whose `system-out` gives the measured numbers.
 - NOT_EVALUATED: `<skipped>` with the reason; never a silent pass.
@@ -260,6 +262,11 @@ def _post_process(root: ET.Element, groups: list[list[Check]], *, schema_strict:
             case.set("time", case.get("time", "0"))
             if check.owner and not schema_strict:
                 case.set("owner", one_line(check.owner, _NAME_CAP))
+            if check.outcome is Outcome.WARN and not schema_strict:
+                # Reporters that list testcase properties show the warning beside its test.
+                props = ET.Element("properties")
+                ET.SubElement(props, "property", name="gate.warning", value=check_headline(check))
+                case.insert(0, props)
     if schema_strict:
         for element in root.iter():
             for attribute in NON_SCHEMA_ATTRIBUTES.get(element.tag, ()):

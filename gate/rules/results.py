@@ -51,6 +51,10 @@ class ExitCode(IntEnum):
     ERROR = 2
 
 
+# The metric of the one check of a run that could not judge anything (`Verdict.error`).
+RUN_METRIC = "run"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One row returned by a rule."""
@@ -174,6 +178,19 @@ class Verdict:
     warn_as_error: bool = False
     figures: list[DriverFigures] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # about the run: baseline provenance, ...
+
+    @classmethod
+    def error(cls, problems: list[str], gate_version: str) -> Verdict:
+        """The verdict of a run that could not judge anything (bad input, budgets or rules):
+        one `error` check holding every problem, so that the reports CI publishes say what
+        went wrong instead of being missing, which a reporter may count as a pass."""
+        check = Check(
+            metric=RUN_METRIC,
+            driver="gate",
+            outcome=Outcome.ERROR,
+            message="; ".join(problems),
+        )
+        return cls([check], [], "", "", [], None, gate_version)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for c in self.checks if c.outcome is outcome)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from scenario_kit import alloc, scenario, write_scenario
@@ -76,7 +77,25 @@ def test_bad_input_is_one_line_and_exit_2(
     assert code == 2
     assert len(lines) == 1 and lines[0].startswith("gate: error: ") and message in lines[0]
     assert "Traceback" not in out
-    assert not json_out.exists()
+    # The report CI publishes says what went wrong, as one error check, never "no results".
+    report = json.loads(json_out.read_text())
+    assert report["exit_code"] == 2 and report["summary"]["error"] == 1
+    (check,) = report["checks"]
+    assert (check["metric"], check["outcome"]) == ("run", "error")
+    assert message in check["message"]
+
+
+def test_an_error_run_leaves_a_junit_error_testcase(tmp_path: Path, budget: Path) -> None:
+    junit = tmp_path / "junit.xml"
+    code, _ = gate("check", str(tmp_path / "missing.etl"), "-b", str(budget), "--junit", str(junit))
+    assert code == 2
+    root = ElementTree.fromstring(junit.read_text())
+    assert root.get("errors") == "1" and root.get("tests") == "1"
+    error = root.find("testsuite/testcase/error")
+    assert error is not None
+    assert (
+        error.get("message") == f"gate stopped: {tmp_path / 'missing.etl'}: no such file or folder"
+    )
 
 
 def test_every_budget_problem_is_reported_together(tmp_path: Path, trace: Path) -> None:

@@ -44,7 +44,7 @@ def run_gate(
     )
     if result.exit_code == 2 and not report.exists():
         return 2, {"stderr": result.output}
-    return result.exit_code, json.loads(report.read_text())
+    return result.exit_code, {**json.loads(report.read_text()), "stderr": result.output}
 
 
 def outcome(report: dict, driver: str, metric: str) -> str:
@@ -314,7 +314,8 @@ def test_a_rule_that_breaks_the_contract_is_an_error_naming_the_file(
     rc, out = run_gate(tmp_path, one(1), budgets, "--rules", str(rules))
     assert rc == 2
     assert f"{rules / (case + '.sql')}" in out["stderr"] and message in out["stderr"]
-    assert not (tmp_path / "report.json").exists()
+    (check,) = out["checks"]  # the report is the error, not a verdict
+    assert check["outcome"] == "error" and message in check["message"]
 
 
 def test_a_user_rule_adds_findings(tmp_path: Path) -> None:
