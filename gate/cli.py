@@ -298,7 +298,9 @@ def _render_and_write(verdict: Verdict, reports: ReportPaths, annotations: str =
     typer.echo(render_annotations(verdict, target, reports=written), nl=False)  # type: ignore[arg-type]
 
 
-def _with_error_reports(reports: ReportPaths, body: Callable[[], T]) -> Callable[[], T]:
+def _with_error_reports(
+    reports: ReportPaths, inputs: list[Path], body: Callable[[], T]
+) -> Callable[[], T]:
     """`body`, writing the requested reports as one error check when it stops on a GateError
     (exit 2), so that a CI step publishing JUnit shows the error rather than no results."""
     from gate.pipeline import publish_error
@@ -311,7 +313,7 @@ def _with_error_reports(reports: ReportPaths, body: Callable[[], T]) -> Callable
             if reports.written():
                 # The reports must not hide the error itself, whatever stops them.
                 with contextlib.suppress(GateError):
-                    publish_error(list(problems), reports)
+                    publish_error(list(problems), reports, inputs)
             raise
 
     return run
@@ -430,11 +432,14 @@ def check(
                 warn_as_error=warn_as_error,
             ),
             progress=_progress,
+            reports=reports,
         )
         _render_and_write(verdict, reports, annotations)
         return int(verdict.exit_code)
 
-    raise typer.Exit(_guard(_with_error_reports(reports, body)))
+    read = [*inputs, *(budgets or []), *(baseline_trace or []), *(pooltag or [])]
+    read += [baseline] if baseline is not None else []
+    raise typer.Exit(_guard(_with_error_reports(reports, read, body)))
 
 
 @app.command(epilog=_INPUTS_TEXT)

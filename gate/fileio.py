@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from gate.errors import OutputError
@@ -35,6 +36,55 @@ def path_text(path: str | os.PathLike[str]) -> str:
     return text
 
 
+def check_replaceable(path: Path, what: str) -> None:
+    """Refuse an output path that is not a regular file to replace: a folder, a device such as
+    /dev/full, a FIFO, a symbolic link (writing through it would replace what it points at),
+    or one in a folder that does not exist."""
+    shown = path_text(path)
+    if not path.parent.is_dir():
+        raise OutputError(
+            f"{shown}: cannot write {what}: folder {path_text(path.parent)} does not exist"
+        )
+    if path.is_symlink():
+        raise OutputError(
+            f"{shown}: cannot write {what}: it is a symbolic link; not writing through it"
+        )
+    if path.exists() and not path.is_file():
+        kind = "a folder" if path.is_dir() else "not a regular file (a device, FIFO or socket)"
+        raise OutputError(f"{shown}: cannot write {what}: it is {kind}; not replacing it")
+
+
+def refuse_overlap(outputs: Iterable[tuple[str, Path]], inputs: Iterable[Path]) -> None:
+    """Refuse, before any work is done, an output that `check_replaceable` refuses, one that
+    is one of the run's inputs (the same file after resolving links), or two outputs that are
+    the same file: a report must never replace a trace, a budget file or a baseline."""
+    seen: dict[str, tuple[str, Path]] = {}
+    outputs = list(outputs)
+    for what, path in outputs:
+        check_replaceable(path, f"the {what} output")
+    for path in inputs:
+        seen.setdefault(_identity(path), ("input", path))
+    for what, path in outputs:
+        key = _identity(path)
+        if key in seen:
+            other_what, other = seen[key]
+            role = "an input" if other_what == "input" else f"also the {other_what} output"
+            raise OutputError(
+                f"{path_text(path)}: the {what} output would replace {path_text(other)}, {role}; "
+                "choose another path"
+            )
+        seen[key] = (what, path)
+
+
+def _identity(path: Path) -> str:
+    """What a path names, after links: the same string for two paths of one file."""
+    try:
+        st = os.stat(path)
+        return f"inode:{st.st_dev}:{st.st_ino}"
+    except OSError:
+        return "path:" + os.path.normcase(os.path.realpath(path))
+
+
 def write_text_atomic(
     path: Path, text: str, *, encoding: str = "utf-8", what: str = "report"
 ) -> None:
@@ -44,15 +94,12 @@ def write_text_atomic(
     Windows and POSIX agents.
     """
     path = Path(path)
-    folder = path.parent
-    if not folder.is_dir():
-        raise OutputError(f"{path}: cannot write {what}: folder {folder} does not exist")
-    if path.is_dir():
-        raise OutputError(f"{path}: cannot write {what}: it is a folder")
+    check_replaceable(path, what)
     try:
         data = text.encode(encoding)
     except UnicodeEncodeError as exc:
-        raise OutputError(f"{path}: cannot write {what}: {exc}") from exc
+        raise OutputError(f"{path_text(path)}: cannot write {what}: {exc}") from exc
+    folder = path.parent
 
     tmp_name: str | None = None
     try:
@@ -66,7 +113,7 @@ def write_text_atomic(
         tmp_name = None
     except OSError as exc:
         problem = exc.strerror or str(exc)
-        raise OutputError(f"{path}: cannot write {what}: {problem}") from exc
+        raise OutputError(f"{path_text(path)}: cannot write {what}: {problem}") from exc
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):

@@ -19,7 +19,7 @@ from gate.budgets.loader import load_budgets
 from gate.budgets.model import Attribution, BudgetSet
 from gate.budgets.propose import propose_budgets, warn_at_for
 from gate.errors import BudgetError, InputError, TraceQualityError
-from gate.fileio import write_text_atomic
+from gate.fileio import refuse_overlap, write_text_atomic
 from gate.inputs import input_kind, read_trace, slow_to_decompress, wpa_csv_trace
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.metrics import AGGREGATES
@@ -145,6 +145,12 @@ def settings_from_options(
     )
 
 
+def settings_files(settings: RunSettings) -> list[Path]:
+    """The files the settings were read from: budget files and pooltag.txt files."""
+    files = [Path(f) for f in settings.budgets.files]
+    return files + [Path(p) for p in settings.attribution().pooltag_paths]
+
+
 def slow_decompression_inputs(inputs: list[Path]) -> list[Path]:
     """Large compressed traces that only the pure-Python XPRESS decoder is there to read."""
     return [p for p in inputs if slow_to_decompress(p, SLOW_HINT_BYTES)]
@@ -257,6 +263,7 @@ def update_baseline(
     progress: ProgressFactory | None = None,
 ) -> Measurement:
     """`gate baseline update`: measure `inputs` and write the baseline JSON to `out`."""
+    refuse_overlap([("baseline", out)], [*inputs, *settings_files(settings)])
     measured = measure(inputs, settings, progress=progress)
     write_baseline(out, measured.baseline)
     return measured
@@ -299,6 +306,8 @@ def propose(
             raise ValueError("a proposal needs headroom above the measured figures, e.g. 20%")
     except ValueError as exc:
         raise BudgetError([f"--headroom {headroom!r}: {exc}"]) from None
+    if out is not None:
+        refuse_overlap([("budget file", out)], [*inputs, *settings_files(settings)])
     measured = measure(inputs, settings, progress=progress)
     figures = measured.baseline.drivers
     drivers = {d: m for d, m in figures.items() if d not in RESERVED_NAMES}
@@ -337,6 +346,17 @@ class CheckRequest:
     rules_dir: Path | None = None
     warn_as_error: bool = False
 
+    def files_read(self) -> list[Path]:
+        """Every file the run reads: traces, budgets, baseline, pooltag.txt files, rules."""
+        s = self.settings
+        files = [*self.inputs, *self.baseline_traces, *(Path(f) for f in s.budgets.files)]
+        files += [Path(p) for p in s.attribution().pooltag_paths]
+        if self.baseline_file is not None:
+            files.append(self.baseline_file)
+        if self.rules_dir is not None and self.rules_dir.is_dir():
+            files += sorted(self.rules_dir.glob("*.sql"))
+        return files
+
 
 def require_budgets(budgets: BudgetSet) -> BudgetSet:
     if not budgets.drivers and budgets.default is None and not budgets.totals:
@@ -344,9 +364,19 @@ def require_budgets(budgets: BudgetSet) -> BudgetSet:
     return budgets
 
 
-def check(req: CheckRequest, *, progress: ProgressFactory | None = None) -> Verdict:
-    """`gate check`: judge the inputs against the budgets and the baseline."""
+def check(
+    req: CheckRequest,
+    *,
+    progress: ProgressFactory | None = None,
+    reports: ReportPaths | None = None,
+) -> Verdict:
+    """`gate check`: judge the inputs against the budgets and the baseline. `reports` are the
+    files the caller will write: refused up front when one would replace an input."""
     settings = req.settings
+    outputs = reports.written() if reports is not None else []
+    if settings.db_path is not None:
+        outputs.append(("database", settings.db_path))
+    refuse_overlap(outputs, req.files_read())
     baseline: Baseline | None = None
     if req.baseline_file is not None:
         baseline = read_baseline(req.baseline_file)
@@ -428,9 +458,11 @@ def publish(verdict: Verdict, reports: ReportPaths) -> None:
     )
 
 
-def publish_error(problems: list[str], reports: ReportPaths) -> None:
+def publish_error(problems: list[str], reports: ReportPaths, inputs: list[Path]) -> None:
     """The reports of a run that stopped on an error (exit 2), each holding one `error` check
-    with the problems: a CI reporter then shows a red test instead of finding no results."""
+    with the problems: a CI reporter then shows a red test instead of finding no results.
+    Never over one of `inputs`."""
+    refuse_overlap(reports.written(), inputs)
     publish(Verdict.error(problems, __version__), reports)
 
 
@@ -438,6 +470,7 @@ def ingest(
     inputs: list[Path], out: Path, *, progress: ProgressFactory | None = None
 ) -> dict[str, int]:
     """`gate ingest`: read the inputs once and write them as one normalized folder."""
+    refuse_overlap([("normalized folder", out)], inputs)
     with Store() as store:
         load_inputs(store, inputs, progress)
         return export_normalized(store, out)

@@ -15,9 +15,9 @@ Outcome mapping:
   passing testcase whose `system-out` starts with `WARNING:` (shown by Azure, GitLab, Jenkins)
   and is also listed as a `gate.warning.<driver>` property of its suite with a
   `gate.warnings` count and as a `gate.warning` property of the testcase itself, so tools that
-  read properties see it too. The reporters that show only failures (GitHub's, GitLab's, Azure)
-  get the warnings as annotations and in the Markdown summary instead (docs/ci.md). Failing the build on
-  warnings is the exit code's job (`--warn-as-error`), not the report's.
+  read properties see it too. The reporters that show only failures (GitHub's, GitLab's,
+  Azure's) get the warnings as annotations and in the Markdown summary instead (docs/ci.md).
+  With `--warn-as-error` warnings are failures, in the checks and so in every report.
 - NOTICE and PASS: passing testcases whose `system-out` gives the measured numbers.
 - NOT_EVALUATED: `<skipped>` with the reason; never a silent pass.
 - WAIVED: `<skipped message="waived until <date>: <reason>">`. An expired waiver waives

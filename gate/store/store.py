@@ -10,6 +10,7 @@ helpers for running SQL text: `sql_text`, `run_script`, `insert_rows`.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import queue
 import re
@@ -23,7 +24,8 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
-from gate.errors import GateError, InputError
+from gate.errors import GateError, InputError, OutputError
+from gate.fileio import path_text
 from gate.tables.chunks import Chunk, TraceInfo
 from gate.tables.normalized import TABLES as NORMALIZED_TABLES
 from gate.tables.order import stable_argsort
@@ -105,6 +107,21 @@ _INSERTS = {
 }
 
 
+def _aside(db_path: Path) -> Path:
+    """A fresh file name beside `db_path` to build the database in."""
+    folder = db_path.parent
+    if not folder.is_dir():
+        raise OutputError(
+            f"{path_text(db_path)}: cannot write database: folder {folder} does not exist"
+        )
+    if db_path.exists() and not db_path.is_file():
+        raise OutputError(f"{path_text(db_path)}: exists and is not a file; not replacing it")
+    fd, name = tempfile.mkstemp(prefix=f".{db_path.name}.", suffix=".building", dir=folder)
+    os.close(fd)
+    os.unlink(name)  # DuckDB creates the file itself
+    return Path(name)
+
+
 def default_memory_limit() -> str:
     """DuckDB's memory budget: GATE_MEMORY_LIMIT (e.g. '4GB'), else 1 GB.
 
@@ -118,36 +135,62 @@ class Store:
     """One DuckDB database holding the traces of a run."""
 
     def __init__(self, db_path: Path | None = None, *, memory_limit: str | None = None) -> None:
+        """An in-memory store, or with `db_path` a database file for later queries. The file
+        is built aside and moved into place only when the run completes (`close(keep=True)`,
+        or leaving the `with` block without an error), replacing what was there: a database
+        holds exactly one run, never a mix of runs or a half-built one."""
         self.db_path = db_path
         limit = memory_limit or default_memory_limit()
-        try:
-            self.con = duckdb.connect(str(db_path) if db_path else ":memory:")
-        except duckdb.Error as exc:
-            raise InputError(f"{db_path}: cannot open database: {exc}") from None
         self._spill = tempfile.mkdtemp(prefix="gate-duckdb-")
+        self._building: Path | None = None
+        if db_path is not None:
+            self._building = _aside(db_path)
+        # Settings go in as connection config, not as SQL text with the value pasted in.
+        config = {
+            "memory_limit": limit,
+            "temp_directory": self._spill,
+            "preserve_insertion_order": False,
+        }
         try:
-            self.con.execute(f"SET memory_limit = '{limit}'").fetchall()
+            target = str(self._building) if self._building else ":memory:"
+            self.con = duckdb.connect(target, config=config)
         except duckdb.Error as exc:
-            self.close()
-            raise InputError(
-                f"GATE_MEMORY_LIMIT={limit!r}: not a memory size DuckDB accepts: "
-                f"{str(exc).splitlines()[0]}"
-            ) from None
-        self.con.execute("SET temp_directory = ?", [self._spill]).fetchall()
-        self.con.execute("SET preserve_insertion_order = false").fetchall()
+            shutil.rmtree(self._spill, ignore_errors=True)
+            first = str(exc).strip().splitlines()[0]
+            if "memory" in first.lower():
+                raise InputError(
+                    f"GATE_MEMORY_LIMIT={limit!r}: not a memory size DuckDB accepts: {first}"
+                ) from None
+            raise InputError(f"{path_text(db_path or '')}: cannot open database: {first}") from None
         # DuckDB draws its own progress bar on long queries, terminal or not: CI logs get none.
         self.con.execute("SET enable_progress_bar = false").fetchall()
         run_script(self.con, sql_text("gate.store", "schema.sql"))
 
-    def close(self) -> None:
+    def close(self, *, keep: bool = False) -> None:
+        """Close the database; with `keep` and a `db_path`, move the finished file into place."""
         self.con.close()
         shutil.rmtree(self._spill, ignore_errors=True)
+        building, self._building = self._building, None
+        if building is None:
+            return
+        try:
+            if keep:
+                assert self.db_path is not None
+                os.replace(building, self.db_path)
+        except OSError as exc:
+            raise OutputError(
+                f"{path_text(self.db_path or '')}: cannot write database: {exc.strerror}"
+            ) from None
+        finally:
+            for leftover in (building, building.with_name(building.name + ".wal")):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
 
     def __enter__(self) -> Store:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
+        self.close(keep=exc_type is None)
 
     def next_trace_id(self) -> int:
         return int(
