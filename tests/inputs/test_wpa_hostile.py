@@ -144,3 +144,27 @@ def test_a_file_name_that_is_not_utf8_is_escaped_everywhere(tmp_path: Path) -> N
     with pytest.raises(CsvFormatError) as caught:
         _read(bad)
     assert str(caught.value).startswith(f"{tmp_path}/caf\\xe9/P\\xffool.csv:2:4: ")
+
+
+def test_bytes_that_are_not_utf8_name_the_line_they_follow(tmp_path: Path) -> None:
+    rows = [f"Ab,NonPaged,0x{i:x},1.0,,8,{STACK}," for i in range(3)]
+    path = _write(tmp_path, rows)
+    path.write_bytes(path.read_bytes() + b"Ab,NonPaged,0x9,1.0,,8,caf\xe9.sys+0x1,\n")
+    assert _error(path) == "Pool.csv:5: not UTF-8 text (invalid continuation byte)"
+    path.write_bytes(b"Pool Tag,Pag\xffed\n")
+    with pytest.raises(CsvFormatError) as caught:
+        wpa_csv_group(path)
+    assert str(caught.value) == f"{path}:1: not UTF-8 text (invalid start byte)"
+
+
+def test_a_utf16_export_is_read_line_by_line(tmp_path: Path) -> None:
+    path = tmp_path / "Pool.csv"
+    text = "\n".join([HEADER, f"Ab,NonPaged,0x10,1.0,2.0,8,{STACK},", ""])
+    path.write_bytes(text.encode("utf-16"))
+    chunks, _ = _read(path)
+    alloc = chunks["pool_allocations"].columns
+    assert (list(alloc["tag"]), list(alloc["size_bytes"]), list(alloc["free_s"])) == (
+        ["Ab"],
+        [8],
+        [2.0],
+    )

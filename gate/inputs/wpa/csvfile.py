@@ -37,6 +37,10 @@ def _encoding(path: Path) -> str:
     return "utf-8-sig"
 
 
+def _shown_encoding(path: Path) -> str:
+    return "UTF-16" if _encoding(path) == "utf-16" else "UTF-8"
+
+
 def _delimiter(first_line: str) -> str:
     # wpaexporter's -delimiter can change the comma; pick the candidate that splits the header most.
     counts = {d: first_line.count(d) for d in (",", ";", "\t", "|")}
@@ -47,6 +51,7 @@ def _delimiter(first_line: str) -> str:
 # The header is one line of column names; a "header" longer than this is not an export's
 # (and reading it whole could take all memory on a multi-gigabyte single-line file).
 _MAX_HEADER_CHARS = 1 << 20
+_MAX_LINE_BYTES = 4 << 20
 
 
 @dataclass
@@ -68,21 +73,48 @@ class CsvFile:
 
     def rows(self) -> Iterator[tuple[int, list[str]]]:
         """Data rows with their 1-based line numbers; blank lines are skipped."""
-        line = 1
+        lines = _Lines(self)
         try:
-            with self.path.open(encoding=self.encoding, newline="") as fh:
-                reader = csv.reader(fh, delimiter=self.delimiter)
-                next(reader, None)
-                for row in reader:
-                    line = reader.line_num
-                    if row and any(cell.strip() for cell in row):
-                        yield line, row
-        except UnicodeDecodeError as exc:
-            raise CsvFormatError(f"{self.name}: not UTF-8 text ({exc.reason})") from None
+            reader = csv.reader(lines, delimiter=self.delimiter)
+            next(reader, None)
+            for row in reader:
+                if row and any(cell.strip() for cell in row):
+                    yield reader.line_num, row
         except csv.Error as exc:
-            raise CsvFormatError(f"{self.name}:{line + 1}: malformed CSV: {exc}") from None
+            raise CsvFormatError(f"{self.name}:{lines.number}: malformed CSV: {exc}") from None
+
+
+class _Lines:
+    """The file's lines as text, each decoded on its own so that bad bytes are reported with
+    their line, and none longer than `_MAX_LINE_BYTES` (a single-line file of gigabytes would
+    otherwise be read whole)."""
+
+    def __init__(self, csvf: CsvFile) -> None:
+        self.csvf = csvf
+        self.number = 0
+
+    def __iter__(self) -> Iterator[str]:
+        csvf = self.csvf
+        utf16 = csvf.encoding == "utf-16"
+        try:
+            handle = csvf.path.open(encoding="utf-16", newline="") if utf16 else None
+            with handle or csvf.path.open("rb") as fh:
+                while True:
+                    raw = fh.readline(_MAX_LINE_BYTES + 1)
+                    if not raw:
+                        return
+                    self.number += 1
+                    if len(raw) > _MAX_LINE_BYTES:
+                        raise CsvFormatError(f"{csvf.name}:{self.number}: the line is over 4 MiB")
+                    codec = "utf-8-sig" if self.number == 1 else "utf-8"
+                    yield raw if utf16 else raw.decode(codec)
+        except UnicodeDecodeError as exc:
+            where = f"{csvf.name}:{self.number}" if not utf16 else f"{csvf.name}"
+            raise CsvFormatError(
+                f"{where}: not {_shown_encoding(csvf.path)} text ({exc.reason})"
+            ) from None
         except OSError as exc:
-            raise CsvFormatError(f"{self.name}: cannot read: {exc.strerror}") from None
+            raise CsvFormatError(f"{csvf.name}: cannot read: {exc.strerror}") from None
 
 
 def open_csv(path: Path) -> CsvFile:
@@ -90,12 +122,19 @@ def open_csv(path: Path) -> CsvFile:
     shown = path_text(path)
     try:
         encoding = _encoding(path)
-        with path.open(encoding=encoding, newline="") as fh:
-            first = fh.readline(_MAX_HEADER_CHARS + 1)
+        if encoding == "utf-16":
+            with path.open(encoding=encoding, newline="") as fh:
+                first = fh.readline(_MAX_HEADER_CHARS + 1)
+        else:
+            # The header line alone: bad bytes further down are reported with their line.
+            with path.open("rb") as raw:
+                first = raw.readline(_MAX_HEADER_CHARS + 1).decode(encoding)
     except OSError as exc:
         raise CsvFormatError(f"{shown}: cannot read: {exc.strerror}") from None
     except UnicodeDecodeError as exc:
-        raise CsvFormatError(f"{shown}: not UTF-8 text ({exc.reason})") from None
+        raise CsvFormatError(
+            f"{shown}:1: not {_shown_encoding(path)} text ({exc.reason})"
+        ) from None
     if not first.strip():
         raise CsvFormatError(f"{shown}: empty file: no header row; expected {EXPECTED}")
     if len(first) > _MAX_HEADER_CHARS:
