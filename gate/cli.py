@@ -628,4 +628,13 @@ def baseline_update(
 
 
 def main() -> None:
-    app()
+    """The `gate` command. When it stops on Ctrl-C or SIGTERM, reads still running on worker
+    threads are told to end at their next buffer, so the process exits within a moment
+    instead of finishing batches of pure-Python decompression first."""
+    try:
+        app()
+    except SystemExit as exc:
+        pipeline = sys.modules.get("gate.pipeline")  # loaded only if work was started
+        if exc.code in (130, 143) and pipeline is not None:
+            pipeline.stop_work()
+        raise

@@ -20,7 +20,7 @@ from gate.budgets.model import Attribution, BudgetSet
 from gate.budgets.propose import propose_budgets, warn_at_for
 from gate.errors import BudgetError, InputError, TraceQualityError
 from gate.fileio import refuse_overlap, write_text_atomic
-from gate.inputs import input_kind, read_trace, slow_to_decompress, wpa_csv_trace
+from gate.inputs import input_kind, read_trace, slow_to_decompress, stop_reading, wpa_csv_trace
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.metrics import AGGREGATES
 from gate.reports import render_console, write_reports
@@ -54,6 +54,7 @@ __all__ = [
     "render_console",
     "settings_from_options",
     "slow_decompression_inputs",
+    "stop_work",
     "update_baseline",
 ]
 
@@ -149,6 +150,11 @@ def settings_files(settings: RunSettings) -> list[Path]:
     """The files the settings were read from: budget files and pooltag.txt files."""
     files = [Path(f) for f in settings.budgets.files]
     return files + [Path(p) for p in settings.attribution().pooltag_paths]
+
+
+def stop_work() -> None:
+    """The process is stopping (Ctrl-C, SIGTERM): work on other threads ends promptly."""
+    stop_reading()
 
 
 def slow_decompression_inputs(inputs: list[Path]) -> list[Path]:

@@ -83,6 +83,14 @@ def read_trace(
     raise ValueError(f"{path}: {kind!r} is not a reader kind")
 
 
+def stop_reading() -> None:
+    """The process is stopping: reads in flight on worker threads end at their next buffer
+    instead of finishing their batch."""
+    from gate.inputs.etl.container import stop_reads
+
+    stop_reads()
+
+
 def slow_to_decompress(path: Path, min_bytes: int) -> bool:
     """Whether `path` is a compressed `.etl` of at least `min_bytes` that only the pure-Python
     XPRESS decoder is there to decompress (no `fast` extra, not Windows)."""

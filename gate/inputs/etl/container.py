@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import struct
+import threading
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,6 +29,18 @@ from gate.errors import InputError, TraceFormatError
 from gate.inputs.etl import layouts as L
 from gate.inputs.etl import xpress
 from gate.inputs.etl.records import GATHER_SLACK, RecordBatch, read_records
+
+# Set when the process is stopping (Ctrl-C, SIGTERM): reads in flight end at the next buffer.
+_STOPPING = threading.Event()
+
+
+class ReadStopped(Exception):
+    """A read abandoned because the process is stopping (`stop_reads`)."""
+
+
+def stop_reads() -> None:
+    """Make every read in flight, on every thread, end at its next buffer."""
+    _STOPPING.set()
 
 
 def default_workers() -> int:
@@ -380,14 +393,18 @@ class EtlFile:
                     progress(groups_done[k], self.file_size)
             return
 
+        abandoned = threading.Event()
+
         def work(rows: list[int], raws: list[bytes] | np.ndarray) -> _T:
-            return fn(self._load_batch(rows, raws))
+            return fn(self._load_batch(rows, raws, abandoned))
 
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="gate-etl") as pool:
             pending: deque[Future[_T]] = deque()
             done = 0
             try:
                 for rows in groups:
+                    if _STOPPING.is_set():
+                        raise ReadStopped(self.path)
                     pending.append(pool.submit(work, rows, self._read_group(rows, on_read)))
                     if len(pending) > workers:
                         yield pending.popleft().result()
@@ -396,6 +413,9 @@ class EtlFile:
                     yield pending.popleft().result()
                     done = self._report(progress, groups_done, done)
             finally:
+                # Left early (an error, Ctrl-C, the consumer gone): the batches already
+                # running end at their next buffer instead of being waited for whole.
+                abandoned.set()
                 for future in pending:
                     future.cancel()
 
@@ -456,15 +476,22 @@ class EtlFile:
             on_read(first, memoryview(out[:span]))
         return out
 
-    def _load_batch(self, rows: list[int], raws: list[bytes] | np.ndarray) -> RecordBatch:
+    def _load_batch(
+        self,
+        rows: list[int],
+        raws: list[bytes] | np.ndarray,
+        abandoned: threading.Event | None = None,
+    ) -> RecordBatch:
         if isinstance(raws, np.ndarray):
             return self._decode_span(rows, raws)
-        bodies = [
-            self._body_from_raw(self._buffers[i], raw, n)
-            for i, raw, n in zip(
-                rows, raws, _body_lengths(self._buffers[rows]).tolist(), strict=True
-            )
-        ]
+        bodies = []
+        lengths = _body_lengths(self._buffers[rows]).tolist()
+        for i, raw, n in zip(rows, raws, lengths, strict=True):
+            # Pure-Python decompression takes seconds per batch: a stopping process must not
+            # wait for the batches in flight.
+            if _STOPPING.is_set() or (abandoned is not None and abandoned.is_set()):
+                raise ReadStopped(self.path)
+            bodies.append(self._body_from_raw(self._buffers[i], raw, n))
         return self._decode_batch(bodies, rows)
 
     def _decode_span(self, rows: list[int], data: np.ndarray) -> RecordBatch:

@@ -319,3 +319,22 @@ def test_worker_threads_do_not_change_what_is_read(
     for table, cols in got[1].items():
         for name, values in cols.items():
             np.testing.assert_array_equal(values, got[3][table][name], err_msg=f"{table}.{name}")
+
+
+def test_a_batch_of_a_read_left_early_stops_at_its_next_buffer(tmp_path: Path) -> None:
+    """When a read is left early (an error, Ctrl-C) the batches still running on worker
+    threads see its event and stop at their next buffer: pure-Python decompression of a batch
+    takes seconds, and the process must not wait for it."""
+    import threading
+
+    from gate.inputs.etl import container
+
+    path = write_scenario_etl(_scenario(), tmp_path / "t.etl", compress=True, buffer_size=4096)
+    with container.open_etl(path) as etl:
+        rows = list(range(1, etl.buffer_count))
+        raws = [etl._read_raw(etl.buffers[i]) for i in rows]
+        assert len(etl._load_batch(rows, raws, threading.Event())) > 0
+        left = threading.Event()
+        left.set()
+        with pytest.raises(container.ReadStopped):
+            etl._load_batch(rows, raws, left)
