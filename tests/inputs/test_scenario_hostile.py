@@ -154,3 +154,11 @@ def test_a_file_written_by_safe_dump_with_shared_lists_still_loads(tmp_path: Pat
     first, second = sc.events
     assert first.stack == second.stack
     assert len(sc.events) == 2 and sc.source == str(path)
+
+
+def test_a_resident_file_named_like_a_reserved_name_is_refused() -> None:
+    resident = [{"path": r"C:\x\(Kernel)", "list": "Active", "category": "Driver", "size": 4096}]
+    assert _error(_with({"resident_set": resident})) == (
+        "s.yaml: key 'resident_set[0].path': 'C:\\\\x\\\\(Kernel)' ends in a name the gate keeps "
+        "for itself"
+    )

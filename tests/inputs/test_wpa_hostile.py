@@ -168,3 +168,20 @@ def test_a_utf16_export_is_read_line_by_line(tmp_path: Path) -> None:
         [8],
         [2.0],
     )
+
+
+def test_a_resident_file_named_like_a_reserved_name_is_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    header = "MMList,Page Category,Path,Size (B)"
+    path = _write(
+        tmp_path,
+        [r"Active,Driver,C:\x\(total),8192", r"Active,Driver,C:\x\a.sys,4096"],
+        header,
+        "ResidentSet.csv",
+    )
+    chunks, info = _read(path)
+    assert list(chunks["resident_pages"].columns["path"]) == [r"C:\x\a.sys"]
+    assert "ResidentSet.csv:2: skipped a file named like a name the gate keeps for itself " in (
+        "\n".join(info.notes)
+    )

@@ -255,6 +255,9 @@ def _resident_set(source: str, data: Any, top: _Fields) -> tuple[ResidentSpec, .
     resident = []
     for i, item in enumerate(top.get("resident_set", list)):
         f = _Fields(source, f"resident_set[{i}]", item, {"path", "list", "category", "size"})
+        path = f.get("path", str)
+        if driver_name(path) != path.replace("/", "\\").rsplit("\\", 1)[-1].lower():
+            raise f._err("path", f"{_short(path)} ends in a name the gate keeps for itself")
         resident.append(
             ResidentSpec(
                 f.get("path", str), f.get("list", str), f.get("category", str), f.size("size")

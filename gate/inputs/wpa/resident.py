@@ -16,6 +16,7 @@ from gate.inputs.wpa.csvfile import (
     time_scale,
 )
 from gate.tables.chunks import Chunk
+from gate.tables.drivers import driver_name
 
 # --- Resident Set export -----------------------------------------------------------------------
 
@@ -40,6 +41,14 @@ def read_resident(csvf: CsvFile, page_size: int, notes: list[str]) -> tuple[Chun
     reader = FileReader.opened(csvf, cols, numeric, notes)
     path, page_list, category, size, snap = [], [], [], [], []
     for line, row in reader.rows(("page_list", "category")):
+        if _reserved_file(reader.cell(row, "path")):
+            # The store names a resident file's driver by its file name: a file named like
+            # one of the gate's own names would pass for it.
+            notes.append(
+                f"{csvf.short}:{line}: skipped a file named like a name the gate keeps for "
+                "itself ('(total)', '(kernel)', '(unattributed)' or '*')"
+            )
+            continue
         path.append(reader.cell(row, "path"))
         page_list.append(reader.cell(row, "page_list"))
         category.append(reader.cell(row, "category"))
@@ -86,6 +95,11 @@ def _size(reader: FileReader, line: int, row: list[str], page_size: int) -> int:
     if not 0 <= size <= MAX_BYTES:
         raise reader.error(line, "size", f"'{cols.display('size')}' {size:,} bytes is out of range")
     return size
+
+
+def _reserved_file(path: str) -> bool:
+    name = path.replace("/", "\\").rsplit("\\", 1)[-1]
+    return driver_name(path) != name.lower()
 
 
 def _last_full_snapshot(snap: np.ndarray, page_list: list[str]) -> np.ndarray | None:
