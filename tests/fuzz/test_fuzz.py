@@ -11,7 +11,7 @@ from .runner import KindStats, Task, run_tasks
 from .seeds import KINDS
 
 SEED = 20_260_101
-INPUTS_PER_KIND = 150
+INPUTS_PER_KIND = 300
 WHOLE_JOB_EVERY = 10
 
 
