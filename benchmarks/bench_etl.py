@@ -35,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 REPO = Path(os.environ.get("GATE_BENCH_SRC") or Path(__file__).resolve().parent.parent)
@@ -54,17 +55,37 @@ _DRIVERS = [
     "iaStorAC.sys", "bthport.sys", "wdiwifi.sys", "netwtw10.sys", "contosonet.sys",
     "contosocam.sys", "fabrikamsensor.sys", "tpm.sys",
 ]  # fmt: skip
+MAX_DRIVERS = 400
+DEFAULT_DRIVERS = 40
+PATTERNS_PER_DRIVER = 6
+# Distinct stacks per pool event of the default trace: 100,000 for 5 M events, as a real boot
+# of that size has tens to hundreds of thousands.
+STACKS_PER_EVENT = 100_000 / 5_000_000
+SWEEP_STACKS = (200, 10_000, 100_000, 1_000_000)
 _KERNEL_BASE = 0xFFFFF806_12000000
 _DRIVER_BASE = 0xFFFFF806_14000000
+_DRIVER_SPAN = 0x800000  # address room per driver image
+_NT_SIZE = 0x1046000
+# Frames that make a stack variant distinct: two ntoskrnl frames, one per base-4096 digit of
+# the variant's number, so every variant differs from every other by construction.
+_DIGIT_RVA = 0x400000
+_DIGIT_BASE = 4096
 
 
-def build_scenario_dict(pool_events: int, seed: int = 11) -> dict:
-    """A `parse_scenario` mapping with about `pool_events` pool events (allocations + frees)."""
-    import numpy as np
+def driver_names(n: int) -> list[str]:
+    """`n` driver file names: the well-known ones first, then drv000.sys, drv001.sys, ..."""
+    if not 1 <= n <= MAX_DRIVERS:
+        raise SystemExit(f"--drivers must be 1..{MAX_DRIVERS}")
+    return (_DRIVERS + [f"drv{i:03d}.sys" for i in range(n)])[:n]
 
-    rng = np.random.default_rng(seed)
+
+def default_stacks(pool_events: int) -> int:
+    return max(1, round(pool_events * STACKS_PER_EVENT))
+
+
+def _images(rng: object, names: list[str]) -> list[dict]:
     images = [
-        {"path": r"\SystemRoot\system32\ntoskrnl.exe", "base": _KERNEL_BASE, "size": 0x1046000},
+        {"path": r"\SystemRoot\system32\ntoskrnl.exe", "base": _KERNEL_BASE, "size": _NT_SIZE},
         {"path": r"\SystemRoot\system32\hal.dll", "base": _KERNEL_BASE - 0x100000, "size": 0x6000},
         {
             "path": r"\SystemRoot\System32\drivers\Wdf01000.sys",
@@ -73,27 +94,40 @@ def build_scenario_dict(pool_events: int, seed: int = 11) -> dict:
             "load_s": 0.1,
         },
     ]
-    for i, name in enumerate(_DRIVERS):
+    for i, name in enumerate(names):
         img = {
             "path": rf"\SystemRoot\System32\drivers\{name}",
-            "base": _DRIVER_BASE + i * 0x800000,
-            "size": int(rng.integers(0x10000, 0x400000)) & ~0xFFF,
+            "base": _DRIVER_BASE + i * _DRIVER_SPAN,
+            "size": int(rng.integers(0x10000, 0x400000)) & ~0xFFF,  # type: ignore[attr-defined]
         }
         if i % 5:  # most drivers load during the boot, a few come from the boot loader
-            img["load_s"] = round(float(rng.uniform(0.05, 10.0)), 3)
+            img["load_s"] = round(float(rng.uniform(0.05, 10.0)), 3)  # type: ignore[attr-defined]
         images.append(img)
+    return images
 
+
+def build_scenario_dict(
+    pool_events: int, drivers: int = DEFAULT_DRIVERS, stacks_per_driver: int = 6, seed: int = 11
+) -> dict:
+    """A `parse_scenario` mapping with about `pool_events` pool events (allocations + frees)
+    from `drivers` drivers, 6 allocation patterns each; with `stacks_per_driver` < 6 the
+    patterns of a driver share that many stacks."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    names = driver_names(drivers)
+    images = _images(rng, names)
     # Allocation patterns: 6 per driver. Each has its own stack (kernel frames below the
     # driver's, some through the framework) and a lifetime class.
     kinds = ["resident", "transient", "transient", "medium", "resident", "transient"]
     free_share = {"resident": 0.0, "transient": 1.0, "medium": 1.0}
-    weights = rng.uniform(0.2, 1.0, size=len(_DRIVERS) * len(kinds))
+    weights = rng.uniform(0.2, 1.0, size=len(names) * len(kinds))
     expected_events = sum(
         w * (1 + free_share[kinds[j % len(kinds)]]) for j, w in enumerate(weights)
     )
     scale = pool_events / expected_events
     allocations = []
-    for i, name in enumerate(_DRIVERS):
+    for i, name in enumerate(names):
         mod = name.lower()
         tag_base = (name.split(".")[0].capitalize() + "xxxx")[:3]
         for j, kind in enumerate(kinds):
@@ -122,6 +156,10 @@ def build_scenario_dict(pool_events: int, seed: int = 11) -> dict:
             life = a.get("lifetime_s", 0.0)
             a["end_s"] = round(DURATION_S - 1.0 - life, 3)
             allocations.append(a)
+    for i in range(len(names)):  # patterns of one driver sharing its first stacks
+        own = allocations[i * len(kinds) : (i + 1) * len(kinds)]
+        for j, a in enumerate(own):
+            a["stack"] = own[j % max(stacks_per_driver, 1)]["stack"]
     return {
         "scenario": 1,
         "name": f"bench boot {pool_events} pool events",
@@ -134,36 +172,153 @@ def build_scenario_dict(pool_events: int, seed: int = 11) -> dict:
     }
 
 
-BUDGETS = """\
-version: 1
-warn_at: 80%
-unbudgeted: warn
-attribution:
-  skip_modules: [wdf01000.sys]
-drivers:
-  "*": {nonpaged_impacting_bytes: 64 MiB}
-  ntfs.sys: {owner: storage-fs, nonpaged_impacting_bytes: 256 MiB}
-  contosonet.sys: {owner: networking, nonpaged_impacting_bytes: 1 MiB}
-totals:
-  nonpaged_impacting_bytes: 64 GiB
-"""
+class StackVariants(Sequence):
+    """The distinct stacks of a diversified trace, built one at a time when the writer asks.
+
+    Stack g is its pattern's own frames (the allocator entry, the driver's frames, the
+    framework's), two frames that spell g, then ntoskrnl frames up to its depth (10-40).
+    """
+
+    def __init__(self, prefixes: list[tuple], family: object, filler: object, seed: int) -> None:
+        import numpy as np
+
+        from gate.inputs.scenario.model import Frame
+
+        rng = np.random.default_rng(seed)
+        self.prefixes = prefixes
+        self.family = family
+        n = len(family)  # type: ignore[arg-type]
+        pre = np.array([len(p) for p in prefixes], dtype=np.int64)[family]
+        depth = np.maximum(rng.integers(10, 41, n), pre + 2)
+        fill = depth - pre - 2
+        self.offsets = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(fill, out=self.offsets[1:])
+        self.fill = rng.integers(0, len(filler), int(self.offsets[-1])).astype(np.uint16)  # type: ignore[arg-type]
+        self.filler = filler
+        self.digits = [Frame("ntoskrnl.exe", _DIGIT_RVA + 0x10 * d) for d in range(_DIGIT_BASE)]
+
+    def __len__(self) -> int:
+        return len(self.family)  # type: ignore[arg-type]
+
+    def __getitem__(self, g: int) -> tuple:  # type: ignore[override]
+        if not 0 <= g < len(self):
+            raise IndexError(g)
+        hi, lo = divmod(g, _DIGIT_BASE)
+        fill = self.fill[self.offsets[g] : self.offsets[g + 1]].tolist()
+        filler = self.filler
+        return (
+            self.prefixes[self.family[g]]  # type: ignore[index]
+            + (self.digits[hi % _DIGIT_BASE], self.digits[lo])
+            + tuple([filler[k] for k in fill])  # type: ignore[index]
+        )
 
 
-def write_traces(pool_events: int, out_dir: Path, kinds: list[str], tag: str) -> dict[str, Path]:
+def _variants_per_family(counts: object, distinct: int) -> object:
+    """Variants per stack family: about its share of the allocations, 1..its allocations,
+    summing to `distinct` (at most the allocations)."""
+    import numpy as np
+
+    c = np.asarray(counts, dtype=np.int64)
+    distinct = min(distinct, int(c.sum()))
+    quota = np.clip(c * distinct // max(int(c.sum()), 1), 1, c)
+    while int(quota.sum()) != distinct:
+        short = distinct - int(quota.sum())
+        room = np.flatnonzero(quota < c) if short > 0 else np.flatnonzero(quota > 1)
+        step = np.zeros(len(c), dtype=np.int64)
+        take = room[: abs(short)]
+        step[take] = 1 if short > 0 else -1
+        quota += step
+    return quota
+
+
+def diversify_stacks(trace: object, distinct: int, seed: int = 5) -> None:
+    """Give the trace's allocations `distinct` different stacks (when there are more than
+    its patterns' stacks), in place.
+
+    Each pattern's stack becomes a family of variants with the same driver frames: every
+    variant is used at least once, the rest of a family's allocations pick variants with a
+    skew towards its first ones (a few call sites allocate most, as in a real boot).
+    """
+    import numpy as np
+
+    from gate.inputs.scenario.model import Frame
+
+    t = trace
+    has = np.flatnonzero(t.stack_id >= 0)  # type: ignore[attr-defined]
+    if distinct <= len(t.stacks) or len(has) == 0:  # type: ignore[attr-defined]
+        return
+    rng = np.random.default_rng(seed)
+    fam = t.stack_id[has]  # type: ignore[attr-defined]
+    n_fam = len(t.stacks)  # type: ignore[attr-defined]
+    quota = _variants_per_family(np.bincount(fam, minlength=n_fam), distinct)
+    base = np.concatenate([[0], np.cumsum(quota)[:-1]])
+    order = rng.permutation(len(has))
+    order = order[np.argsort(fam[order], kind="stable")]
+    first = np.searchsorted(fam[order], np.arange(n_fam))
+    rank = np.arange(len(order)) - first[fam[order]]
+    q = quota[fam[order]]
+    skewed = (q * rng.random(len(order)) ** 3).astype(np.int64)
+    variant = np.where(rank < q, rank, np.minimum(skewed, q - 1))
+    new_id = np.empty(len(has), dtype=np.int64)
+    new_id[order] = base[fam[order]] + variant
+    t.stack_id[has] = new_id  # type: ignore[attr-defined]
+    prefixes = []
+    for frames in t.stacks:  # type: ignore[attr-defined]
+        last = max(i for i, f in enumerate(frames) if i == 0 or f.module != "ntoskrnl.exe")
+        prefixes.append(tuple(frames[: last + 1]))
+    filler = [Frame("ntoskrnl.exe", int(x)) for x in rng.integers(0x1000, _DIGIT_RVA, 4096)]
+    family = np.repeat(np.arange(n_fam), quota)
+    t.stacks = StackVariants(prefixes, family, filler, seed)  # type: ignore[attr-defined]
+
+
+def budgets_text(drivers: int) -> str:
+    """A budget file with a budget for each of the scenario's drivers."""
+    lines = [
+        "version: 1",
+        "warn_at: 80%",
+        "unbudgeted: warn",
+        "attribution:",
+        "  skip_modules: [wdf01000.sys]",
+        "drivers:",
+        '  "*": {nonpaged_impacting_bytes: 64 MiB}',
+    ]
+    for name in driver_names(drivers):
+        name = name.lower()
+        if name == "ntfs.sys":
+            lines.append(f"  {name}: {{owner: storage-fs, nonpaged_impacting_bytes: 256 MiB}}")
+        elif name == "contosonet.sys":
+            lines.append(f"  {name}: {{owner: networking, nonpaged_impacting_bytes: 1 MiB}}")
+        else:
+            lines.append(f"  {name}: {{owner: team-{name[:-4]}, nonpaged_impacting_bytes: 64 MiB}}")
+    lines += ["totals:", "  nonpaged_impacting_bytes: 64 GiB", ""]
+    return "\n".join(lines)
+
+
+def trace_tag(events: int, stacks: int, drivers: int) -> str:
+    return f"{events}-s{stacks}-d{drivers}"
+
+
+def write_traces(
+    events: int, stacks: int, drivers: int, out_dir: Path, kinds: list[str]
+) -> dict[str, Path]:
     """Write the scenario's trace once per kind ('uncompressed', 'compressed')."""
     from gate.inputs.scenario import generate, parse_scenario
     from gate.synthetic.etl import write_scenario_etl
 
+    tag = trace_tag(events, stacks, drivers)
     paths = {k: out_dir / f"boot-{tag}-{k}.etl" for k in kinds}
     missing = [k for k in kinds if not paths[k].exists()]
     if not missing:
         return paths
     t0 = time.perf_counter()
-    trace = generate(parse_scenario(build_scenario_dict(pool_events), "<bench>"))
+    per_driver = min(PATTERNS_PER_DRIVER, max(1, stacks // drivers))
+    doc = build_scenario_dict(events, drivers, per_driver)
+    trace = generate(parse_scenario(doc, "<bench>"))
+    diversify_stacks(trace, stacks)
     print(
         f"  scenario: {trace.event_count:,} pool events, "
-        f"{int((trace.stack_id >= 0).sum()):,} with stacks, {len(trace.stacks)} distinct "
-        f"stacks ({time.perf_counter() - t0:.1f} s)",
+        f"{int((trace.stack_id >= 0).sum()):,} with stacks, {len(trace.stacks):,} distinct "
+        f"stacks, {drivers} drivers ({time.perf_counter() - t0:.1f} s)",
         flush=True,
     )
     for k in missing:
@@ -194,17 +349,25 @@ def child_reader(path: str) -> None:
     from gate.inputs.etl.reader import read_etl
 
     pool = 0  # events: allocations, plus frees (those that closed one, and unmatched ones)
+    stack_ids = 0
     info = None
     for item in read_etl(path):
         table = getattr(item, "table", None)
-        if table == "pool_allocations":
+        if table == "stack_frames" and item.rows:
+            stack_ids = max(stack_ids, int(item.columns["stack_id"].max()) + 1)
+        elif table == "pool_allocations":
             pool += item.rows + int((item.columns["free_kind"] == "freed").sum())
         elif table == "pool_unmatched_frees":
             pool += item.rows
         elif table is None:
             info = item
     records = info.records_total if info else 0
-    print(json.dumps({"records": records, "pool_events": pool, "work_s": time.perf_counter() - t0}))
+    work_s = time.perf_counter() - t0
+    print(
+        json.dumps(
+            {"records": records, "pool_events": pool, "stack_ids": stack_ids, "work_s": work_s}
+        )
+    )
 
 
 def child_etl_parser(path: str) -> None:
@@ -322,9 +485,11 @@ def spawn_json(cmd: list[str]) -> object:
     return json.loads(lines[-1])
 
 
-def spawn_write(events: int, out_dir: Path, kinds: list[str], tag: str) -> dict[str, Path]:
-    cmd = [sys.executable, __file__, "--child-write", str(events), str(out_dir), ",".join(kinds)]
-    got = spawn_json([*cmd, tag])
+def spawn_write(
+    events: int, stacks: int, drivers: int, out_dir: Path, kinds: list[str]
+) -> dict[str, Path]:
+    cmd = [sys.executable, __file__, "--child-write", str(events), str(stacks), str(drivers)]
+    got = spawn_json([*cmd, str(out_dir), ",".join(kinds)])
     assert isinstance(got, dict)
     return {k: Path(v) for k, v in got.items()}
 
@@ -335,8 +500,8 @@ def spawn_write(events: int, out_dir: Path, kinds: list[str], tag: str) -> dict[
 def fmt_row(row: dict) -> str:
     rec_s = row["records"] / row["seconds"] if row["records"] else 0
     return (
-        f"| {row['what']} | {row['trace']} | {row['backend']} | {row['cores']} | "
-        f"{row['records']:,} | "
+        f"| {row['what']} | {row['trace']} | {row['stacks']:,} | {row['backend']} | "
+        f"{row['cores']} | {row['records']:,} | "
         f"{row['pool_events']:,} | {row['file_mb']:,.1f} | {row['seconds']:,.1f} | "
         f"{rec_s:,.0f} | {row['file_mb'] / row['seconds']:,.1f} | {row['rss_mib']:,.0f} | "
         f"{row['cpu_s'] / row['seconds']:.2f} |"
@@ -344,15 +509,164 @@ def fmt_row(row: dict) -> str:
 
 
 HEADER = (
-    "| run | trace | backend | cores | records | pool events | file MB | seconds | records/s "
-    "| MB/s | peak RSS MiB | CPU/wall |\n|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| run | trace | stacks | backend | cores | records | pool events | file MB | seconds "
+    "| records/s | MB/s | peak RSS MiB | CPU/wall |\n"
+    "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
-def main() -> int:
-    global REPO
+def _counts(r: dict) -> dict:
+    return json.loads(r["stdout"].strip().splitlines()[-1])
+
+
+def measure_traces(
+    traces: dict[str, Path], stacks: int, args: argparse.Namespace, setup: dict
+) -> list[dict]:
+    """Every (backend, cores, mode) run on each trace, printed as table rows as they finish."""
+    rows: list[dict] = []
+    work, budgets = setup["work"], setup["budgets"]
+    for k, trace in traces.items():
+        mb = trace.stat().st_size / 1e6
+        for backend, cores in [(b, c) for b in setup["backends"] for c in setup["cores"]]:
+            counts = None
+            for mode in setup["modes"]:
+                r = measure(mode, trace, backend == "numba", work, budgets, cores)
+                if mode == "reader":
+                    counts = _counts(r)
+                if counts is None:  # reader not asked for: count once, untimed
+                    counts = _counts(
+                        run_child(gate_cmd("reader", trace, work, budgets), _env(True))
+                    )
+                row = {
+                    "what": f"gate {mode}",
+                    "trace": k,
+                    "stacks": stacks,
+                    "stack_ids": counts.get("stack_ids", 0),
+                    "backend": backend,
+                    "cores": cores or setup["n_cpus"],
+                    "records": counts["records"],
+                    "pool_events": counts["pool_events"],
+                    "file_mb": mb,
+                    "seconds": r["seconds"],
+                    "rss_mib": r["rss_mib"],
+                    "cpu_s": r["cpu_s"],
+                }
+                rows.append(row)
+                print(fmt_row(row), flush=True)
+    return rows
+
+
+def print_sweep_ratios(rows: list[dict]) -> None:
+    """Seconds and peak RSS of each run relative to the same run on the fewest stacks."""
+    fewest = min(r["stacks"] for r in rows)
+    base = {
+        (r["what"], r["trace"], r["backend"], r["cores"]): r for r in rows if r["stacks"] == fewest
+    }
+    print(f"\n## relative to {fewest:,} distinct stacks (same run, same trace size)\n")
+    print(
+        "| run | trace | backend | cores | stacks | stack ids | seconds × | peak RSS × |\n"
+        "|---|---|---|---:|---:|---:|---:|---:|"
+    )
+    for r in rows:
+        b = base.get((r["what"], r["trace"], r["backend"], r["cores"]))
+        if b is None:
+            continue
+        print(
+            f"| {r['what']} | {r['trace']} | {r['backend']} | {r['cores']} | {r['stacks']:,} | "
+            f"{r['stack_ids']:,} | {r['seconds'] / b['seconds']:.2f} | "
+            f"{r['rss_mib'] / b['rss_mib']:.2f} |"
+        )
+
+
+def compare_etl_parser(args: argparse.Namespace, setup: dict) -> list[dict]:
+    """gate's reader and etl-parser on the same files, when etl-parser is importable."""
+    py = args.etl_parser_python
+    if py is None:
+        probe = subprocess.run([sys.executable, "-c", "import etl.etl"], capture_output=True)
+        py = sys.executable if probe.returncode == 0 else None
+    if py is None:
+        print("\netl-parser is not importable: comparison skipped (see benchmarks/README.md)")
+        return []
+    work, budgets = setup["work"], setup["budgets"]
+    files: list[tuple[str, Path]] = []
+    if args.compare_events:
+        n = args.compare_events
+        small = spawn_write(
+            n, default_stacks(n), args.drivers, setup["out"], ["uncompressed", "compressed"]
+        )
+        files += [(f"synthetic {k}", p) for k, p in small.items()]
+    if CORPUS_FILE.exists():
+        files.append((CORPUS_FILE.name, CORPUS_FILE))
+    print("\n## comparison with etl-parser (same files)\n")
+    print(
+        "| parser | file | file MB | records seen | decoded / errors | seconds | in-process s "
+        "| records/s (in-process) | MB/s (in-process) | peak RSS MiB |\n"
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+    )
+    rows: list[dict] = []
+    for label, path in files:
+        mb = path.stat().st_size / 1e6
+        g = run_child(gate_cmd("reader", path, work, budgets), _env(True))
+        gc = _counts(g)
+        e = run_child(
+            [py, str(Path(__file__).resolve()), "--child-etl-parser", str(path)],
+            {k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
+        )
+        if e["rc"] != 0:
+            ec = {"records": 0, "decoded": 0, "errors": 0, "work_s": e["seconds"]}
+            note = f"failed: {e['stderr'].strip().splitlines()[-1][:80]}"
+        else:
+            ec = _counts(e)
+            note = f"{ec['decoded']:,} MOF / {ec['errors']:,} errors"
+        for name, res, c, dec, w in (
+            ("gate reader", g, gc["records"], f"{gc['pool_events']:,} pool events", gc),
+            ("etl-parser 1.0.1", e, ec["records"], note, ec),
+        ):
+            ws = w["work_s"]
+            print(
+                f"| {name} | {label} | {mb:,.1f} | {int(c):,} | {dec} | {res['seconds']:,.2f} "
+                f"| {ws:,.2f} | {c / ws:,.0f} | {mb / ws:,.1f} | {res['rss_mib']:,.0f} |",
+                flush=True,
+            )
+            rows.append(
+                {
+                    "what": name,
+                    "trace": label,
+                    "records": c,
+                    "seconds": res["seconds"],
+                    "work_s": ws,
+                    "file_mb": mb,
+                    "rss_mib": res["rss_mib"],
+                    "detail": dec,
+                }
+            )
+    return rows
+
+
+def parse_args() -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--events", type=int, default=5_000_000, help="pool events (allocs + frees)")
+    ap.add_argument(
+        "--distinct-stacks",
+        type=int,
+        default=None,
+        help="distinct call stacks of 10-40 frames in the trace (default: 100,000 per 5 M "
+        "events, scaled with --events)",
+    )
+    ap.add_argument(
+        "--drivers",
+        type=int,
+        default=DEFAULT_DRIVERS,
+        help=f"drivers in the scenario, each with a budget (1..{MAX_DRIVERS})",
+    )
+    ap.add_argument(
+        "--sweep",
+        nargs="?",
+        const=",".join(str(n) for n in SWEEP_STACKS),
+        default=None,
+        help="run everything once per distinct-stack count (comma list; default "
+        f"{','.join(str(n) for n in SWEEP_STACKS)}) on traces of the same size",
+    )
     ap.add_argument("--out-dir", type=Path, default=Path("/tmp/gate-bench"))
     kind = ap.add_mutually_exclusive_group()
     kind.add_argument("--compressed", dest="kinds", action="store_const", const=["compressed"])
@@ -395,48 +709,48 @@ def main() -> int:
     ap.add_argument("--child-reader", help=argparse.SUPPRESS)
     ap.add_argument("--child-load", help=argparse.SUPPRESS)
     ap.add_argument("--child-etl-parser", help=argparse.SUPPRESS)
-    ap.add_argument("--child-write", nargs=4, help=argparse.SUPPRESS)
+    ap.add_argument("--child-write", nargs=5, help=argparse.SUPPRESS)
     ap.add_argument("--child-backends", action="store_true", help=argparse.SUPPRESS)
-    args = ap.parse_args()
-    if str(REPO) not in sys.path:
-        sys.path.insert(0, str(REPO))
+    return ap.parse_args()
+
+
+def run_child_mode(args: argparse.Namespace) -> bool:
+    """Do the work of a child process, if this is one; False when it is the parent."""
     if args.child_reader:
         child_reader(args.child_reader)
-        return 0
-    if args.child_load:
+    elif args.child_load:
         child_load(args.child_load)
-        return 0
-    if args.child_etl_parser:
+    elif args.child_etl_parser:
         child_etl_parser(args.child_etl_parser)
-        return 0
-    if args.child_write:
-        events, where, kinds_s, tag = args.child_write
-        paths = write_traces(int(events), Path(where), kinds_s.split(","), tag)
+    elif args.child_write:
+        events, stacks, drivers, where, kinds_s = args.child_write
+        paths = write_traces(
+            int(events), int(stacks), int(drivers), Path(where), kinds_s.split(",")
+        )
         print(json.dumps({k: str(v) for k, v in paths.items()}))
-        return 0
-    if args.child_backends:
+    elif args.child_backends:
         from gate.inputs.etl import xpress
 
         print(json.dumps(xpress.available_backends()))
-        return 0
-    if not sys.platform.startswith("linux"):
-        print("bench_etl.py measures peak RSS with wait4(): Linux only", file=sys.stderr)
-        return 2
+    else:
+        return False
+    return True
+
+
+def prepare(args: argparse.Namespace) -> dict:
+    """Folders, the budget file, the backends to run; the numba kernels compiled once."""
+    global REPO
     if args.gate_src is not None:
         REPO = args.gate_src.resolve()
         os.environ["GATE_BENCH_SRC"] = str(REPO)  # children measure the same tree
-    kinds = args.kinds or ["uncompressed", "compressed"]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
-    core_counts = [None if c.strip() == "all" else int(c) for c in args.cores.split(",")]
-    n_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    driver_names(args.drivers)  # refuses a count out of range
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
     work.mkdir(exist_ok=True)
-    budgets = out / "budgets.yaml"
-    budgets.write_text(BUDGETS, encoding="utf-8")
-
+    budgets = out / f"budgets-d{args.drivers}.yaml"
+    budgets.write_text(budgets_text(args.drivers), encoding="utf-8")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     # This process stays small and imports neither numpy nor gate: on Linux a child's ru_maxrss
     # starts from its parent's RSS at fork/exec time, so a big parent would inflate every figure.
     available = spawn_json([sys.executable, __file__, "--child-backends"])
@@ -449,111 +763,64 @@ def main() -> int:
     if "numba" in backends and "numba" not in available:
         print("  numba not importable: skipping the numba backend", flush=True)
         backends.remove("numba")
-
-    print(f"writing traces ({args.events:,} pool events) ...", flush=True)
-    traces = spawn_write(args.events, out, kinds, str(args.events))
-
     # Compile (or load from numba's cache) the kernels once, on a small trace, so no timed run
     # pays for the JIT.
     if "numba" in backends:
-        warm = spawn_write(2000, out, ["compressed"], "warmup")["compressed"]
+        warm = spawn_write(2000, 200, DEFAULT_DRIVERS, out, ["compressed"])["compressed"]
         run_child(gate_cmd("reader", warm, work, budgets), _env(True))
     floor = run_child([sys.executable, "-c", "pass"], _env(True))["rss_mib"]
     print(f"  (peak RSS of a bare `python -c pass` child here: {floor:.0f} MiB)", flush=True)
+    n_cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    return {
+        "out": out,
+        "work": work,
+        "budgets": budgets,
+        "backends": backends,
+        "modes": [m.strip() for m in args.modes.split(",") if m.strip()],
+        "cores": [None if c.strip() == "all" else int(c) for c in args.cores.split(",")],
+        "n_cpus": n_cpus,
+    }
 
-    rows: list[dict] = []
-    print("\n" + HEADER, flush=True)
-    for k in kinds:
-        trace = traces[k]
-        mb = trace.stat().st_size / 1e6
-        for backend, cores in [(b, c) for b in backends for c in core_counts]:
-            counts = None
-            for mode in modes:
-                r = measure(mode, trace, backend == "numba", work, budgets, cores)
-                if mode == "reader":
-                    counts = json.loads(r["stdout"].strip().splitlines()[-1])
-                if counts is None:  # reader not asked for: count once, untimed
-                    c = run_child(gate_cmd("reader", trace, work, budgets), _env(True))
-                    counts = json.loads(c["stdout"].strip().splitlines()[-1])
-                row = {
-                    "what": f"gate {mode}",
-                    "trace": k,
-                    "backend": backend,
-                    "cores": cores or n_cpus,
-                    "records": counts["records"],
-                    "pool_events": counts["pool_events"],
-                    "file_mb": mb,
-                    "seconds": r["seconds"],
-                    "rss_mib": r["rss_mib"],
-                    "cpu_s": r["cpu_s"],
-                }
-                rows.append(row)
-                print(fmt_row(row), flush=True)
 
-    # --- the comparison with an existing parser ---------------------------------------------
-    py = args.etl_parser_python
-    if py is None:
-        probe = subprocess.run([sys.executable, "-c", "import etl.etl"], capture_output=True)
-        py = sys.executable if probe.returncode == 0 else None
-    if py is None:
-        print("\netl-parser is not importable: comparison skipped (see benchmarks/README.md)")
+def main() -> int:
+    args = parse_args()
+    if str(REPO) not in sys.path:
+        sys.path.insert(0, str(REPO))
+    if run_child_mode(args):
+        return 0
+    if not sys.platform.startswith("linux"):
+        print("bench_etl.py measures peak RSS with wait4(): Linux only", file=sys.stderr)
+        return 2
+    setup = prepare(args)
+    kinds = args.kinds or ["uncompressed", "compressed"]
+    if args.sweep:
+        counts = [int(c) for c in args.sweep.split(",") if c.strip()]
     else:
-        files: list[tuple[str, Path]] = []
-        if args.compare_events:
-            small = spawn_write(
-                args.compare_events, out, ["uncompressed", "compressed"], str(args.compare_events)
-            )
-            files += [(f"synthetic {k}", p) for k, p in small.items()]
-        if CORPUS_FILE.exists():
-            files.append((CORPUS_FILE.name, CORPUS_FILE))
-        print("\n## comparison with etl-parser (same files)\n")
+        counts = [args.distinct_stacks or default_stacks(args.events)]
+    rows: list[dict] = []
+    for i, stacks in enumerate(counts):
         print(
-            "| parser | file | file MB | records seen | decoded / errors | seconds | in-process s "
-            "| records/s (in-process) | MB/s (in-process) | peak RSS MiB |\n"
-            "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+            f"writing traces ({args.events:,} pool events, {stacks:,} distinct stacks, "
+            f"{args.drivers} drivers) ...",
+            flush=True,
         )
-        for label, path in files:
-            mb = path.stat().st_size / 1e6
-            g = run_child(gate_cmd("reader", path, work, budgets), _env(True))
-            gc = json.loads(g["stdout"].strip().splitlines()[-1])
-            e = run_child(
-                [py, str(Path(__file__).resolve()), "--child-etl-parser", str(path)],
-                {k: v for k, v in os.environ.items() if k != "PYTHONPATH"},
-            )
-            if e["rc"] != 0:
-                ec = {"records": 0, "decoded": 0, "errors": 0, "work_s": e["seconds"]}
-                note = f"failed: {e['stderr'].strip().splitlines()[-1][:80]}"
-            else:
-                ec = json.loads(e["stdout"].strip().splitlines()[-1])
-                note = f"{ec['decoded']:,} MOF / {ec['errors']:,} errors"
-            for name, res, c, dec, w in (
-                ("gate reader", g, gc["records"], f"{gc['pool_events']:,} pool events", gc),
-                ("etl-parser 1.0.1", e, ec["records"], note, ec),
-            ):
-                ws = w["work_s"]
-                print(
-                    f"| {name} | {label} | {mb:,.1f} | {int(c):,} | {dec} | {res['seconds']:,.2f} "
-                    f"| {ws:,.2f} | {c / ws:,.0f} | {mb / ws:,.1f} | {res['rss_mib']:,.0f} |",
-                    flush=True,
-                )
-                rows.append(
-                    {
-                        "what": name,
-                        "trace": label,
-                        "records": c,
-                        "seconds": res["seconds"],
-                        "work_s": ws,
-                        "file_mb": mb,
-                        "rss_mib": res["rss_mib"],
-                        "detail": dec,
-                    }
-                )
+        traces = spawn_write(args.events, stacks, args.drivers, setup["out"], kinds)
+        if i == 0:
+            print("\n" + HEADER, flush=True)
+        rows += measure_traces(traces, stacks, args, setup)
+        if not args.keep:
+            for p in traces.values():
+                p.unlink()
+    if len(counts) > 1:
+        print_sweep_ratios(rows)
+    if not args.sweep:
+        rows += compare_etl_parser(args, setup)
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1), encoding="utf-8")
     if not args.keep:
-        for p in out.glob("boot-*.etl"):
+        for p in setup["out"].glob("boot-*.etl"):
             p.unlink()
-        shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(setup["work"], ignore_errors=True)
     return 0
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 import numpy as np
 
 from gate.inputs.etl import decode as D
+from gate.inputs.etl import intern
 from gate.inputs.etl.memory import ColumnTable, narrow
 from gate.inputs.etl.records import RecordBatch
 from gate.tables.chunks import POOL_ALLOC, POOL_FREE
@@ -109,8 +110,34 @@ class BatchResult:
         self.pages: list[dict[str, np.ndarray]] = []
         self.page_access_records = 0
         self.sysconfig: tuple[int | None, int | None] | None = None  # MemSize MB, PageSize
+        self._block: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
         if len(b):
             self._decode(b)
+            self._block = self._merge_stacks()
+
+    def stack_block(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The batch's distinct stacks as one CSR set (flat frames, offsets) and their
+        `intern.csr_hashes`: batch stack id i is row i."""
+        if self._block is None:
+            self._block = self._merge_stacks()
+        return self._block
+
+    def _merge_stacks(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The blocks of `stacks` as one set, hashed here on the worker thread."""
+        if not self.stacks:
+            flat, offsets = np.zeros(0, dtype=np.uint64), np.zeros(1, dtype=np.int64)
+        elif len(self.stacks) == 1:
+            flat, offsets = self.stacks[0]
+        else:
+            flat = np.concatenate([f for f, _ in self.stacks])
+            starts = np.cumsum([0] + [len(f) for f, _ in self.stacks[:-1]])
+            offsets = np.concatenate(
+                [[0]] + [o[1:] + s for (_, o), s in zip(self.stacks, starts.tolist(), strict=True)]
+            )
+        flat = np.ascontiguousarray(flat, dtype=np.uint64)
+        offsets = np.ascontiguousarray(offsets, dtype=np.int64)
+        self.stacks = [(flat, offsets)]
+        return flat, offsets, intern.csr_hashes(flat, offsets)
 
     def distinct(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
         """Batch ids for a block of distinct stacks."""

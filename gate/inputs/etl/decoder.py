@@ -31,7 +31,7 @@ from gate.inputs.etl.batch import NO_TS, POOL_DTYPE, BatchResult
 from gate.inputs.etl.container import EtlFile, open_etl
 from gate.inputs.etl.filehash import FileHash
 from gate.inputs.etl.images import END_TS, ImageRow, ImageTracker, ResolvedFrames, resolve_frames
-from gate.inputs.etl.memory import ColumnTable, bound_heap, trim_heap
+from gate.inputs.etl.memory import ColumnTable, bound_heap, gc_paused, trim_heap
 from gate.inputs.etl.resident import DEFAULT_PAGE_SIZE, ResidentSet, build_resident_set, frame_bound
 from gate.inputs.etl.stacks import StackTracker, stream_positions, unmatch_shared
 from gate.tables.chunks import Progress
@@ -84,6 +84,11 @@ class EtlDecoder:
     # --- pass over the file -------------------------------------------------------------------
 
     def run(self) -> None:
+        """Decode the whole file (the garbage collector paused meanwhile)."""
+        with gc_paused():
+            self._run()
+
+    def _run(self) -> None:
         bound_heap()
         hasher = self._hasher = FileHash(self.path)
         try:
@@ -131,10 +136,16 @@ class EtlDecoder:
 
     def pool_columns(
         self, *, pair: bool = False
-    ) -> tuple[dict[str, np.ndarray], list[ResolvedFrames], Pairing | None]:
+    ) -> tuple[dict[str, np.ndarray], ResolvedFrames, Pairing | None]:
         """Pool events in trace order with final stack ids, the new stacks' frames, and with
         `pair` the events' pairing (`gate.tables.pairing`), computed on a thread while the
-        stacks are matched and resolved."""
+        stacks are matched and resolved. Once only: the raw stacks are released."""
+        with gc_paused():
+            return self._pool_columns(pair)
+
+    def _pool_columns(
+        self, pair: bool
+    ) -> tuple[dict[str, np.ndarray], ResolvedFrames, Pairing | None]:
         trim_heap()  # what decoding freed, before the whole-table work
         pool = ColumnTable.concat(self._pool, POOL_DTYPE, consume=True)
         self._pool = []
@@ -152,6 +163,7 @@ class EtlDecoder:
         for k in ("buffer_seq", "record_index"):
             del pool.columns[k]
         stack_id, frames_out = self._final_stack_ids(pool)
+        self.stack_tracker.release()  # the raw stacks: only their resolved frames are needed
         del pool.columns["raw"]
         # Narrow columns stay narrow: `read_etl` widens them one chunk at a time.
         cols = {
@@ -168,13 +180,13 @@ class EtlDecoder:
         }
         return cols, frames_out, pairing.result() if pairing is not None else None
 
-    def _final_stack_ids(self, pool: ColumnTable) -> tuple[np.ndarray, list[ResolvedFrames]]:
+    def _final_stack_ids(self, pool: ColumnTable) -> tuple[np.ndarray, ResolvedFrames]:
         """Each event's stack id (-1: none): one per (raw stack, image epoch) that resolves to
         distinct frames, numbered in order of first use so ids do not depend on file layout."""
         stack_id = np.full(len(pool), -1, dtype=np.int64)
         has = np.flatnonzero(pool["raw"] >= 0)
         if len(has) == 0:
-            return stack_id, []
+            return stack_id, ResolvedFrames.empty()
         points, image_map = self.image_tracker.epochs()
         epoch = np.searchsorted(points, pool["ts"][has], side="right").astype(np.int64)
         pair = pool["raw"][has].astype(np.int64) * (len(points) + 1) + epoch
@@ -184,7 +196,7 @@ class EtlDecoder:
         raws, epochs = np.divmod(uniq[in_use], len(points) + 1)
         final_of_pair = np.empty(len(uniq), dtype=np.int64)
         final_of_pair[in_use], frames_out = resolve_frames(
-            self.stack_tracker.stacks.frames, raws, epochs, image_map
+            self.stack_tracker.stacks, raws, epochs, image_map
         )
         stack_id[has] = final_of_pair[inverse.reshape(-1)]
         return stack_id, frames_out

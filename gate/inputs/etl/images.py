@@ -16,15 +16,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from gate.inputs.etl import intern
 from gate.inputs.etl.batch import NO_TS, BatchResult, ImageEvent
+from gate.inputs.etl.intern import StackTable
 from gate.tables.drivers import driver_name
 
 END_TS = int(np.iinfo(np.int64).max)
 
 # An image map: sorted base addresses, their ends and the images' driver names.
 ImageMap = tuple[np.ndarray, np.ndarray, list[str]]
-# Per new stack: (frame addresses, module names, offsets into them; -1 when unresolved).
-ResolvedFrames = tuple[np.ndarray, list[str], np.ndarray]
+# (raw stack, epoch) pairs resolved per block: bounds the work arrays, not the result.
+_PAIR_BLOCK = 1 << 16
 
 
 @dataclass
@@ -156,53 +158,124 @@ class ImageTracker:
         return points, image_map
 
 
+@dataclass
+class ResolvedFrames:
+    """The frames of the distinct resolved stacks, stack after stack (CSR): stack i is rows
+    `offsets[i]:offsets[i + 1]` of `address`, `module` (an index into `names`; 0, the name "",
+    when the frame is in no known image) and `rva` (the offset into the module, else -1)."""
+
+    address: np.ndarray
+    module: np.ndarray
+    rva: np.ndarray
+    offsets: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    @classmethod
+    def empty(cls) -> ResolvedFrames:
+        """No stacks at all."""
+        none = np.zeros(0, dtype=np.int64)
+        return cls(none.astype(np.uint64), none.astype(np.int32), none, np.zeros(1, np.int64), [""])
+
+
+class _Resolver:
+    """Frames resolved with the image map of their epoch, and resolved stacks made distinct."""
+
+    def __init__(self, image_map: Callable[[int], ImageMap]) -> None:
+        self.image_map = image_map
+        self.module_ids: dict[str, int] = {"": 0}  # 0: in no known image
+        self.maps: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.seen = StackTable()  # resolved stacks as (module, offset or address) word pairs
+        self.out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+
+    def _map(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        got = self.maps.get(epoch)
+        if got is None:
+            bases, ends, names = self.image_map(epoch)
+            ids = np.array([self.module_ids.setdefault(n, len(self.module_ids)) for n in names])
+            got = self.maps[epoch] = (bases, ends, ids.astype(np.int32))
+        return got
+
+    def resolve(
+        self, flat: np.ndarray, offsets: np.ndarray, epochs: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(module id, rva) of each frame of pairs (frames `flat`/`offsets`, epoch each):
+        one search per epoch present, over the frames of its pairs."""
+        module = np.zeros(len(flat), dtype=np.int32)
+        rva = np.full(len(flat), -1, dtype=np.int64)
+        order = np.argsort(epochs, kind="stable")
+        sorted_epochs = epochs[order]
+        cuts = np.flatnonzero(np.concatenate([[True], sorted_epochs[1:] != sorted_epochs[:-1]]))
+        for lo, hi in zip(cuts.tolist(), [*cuts[1:].tolist(), len(order)], strict=True):
+            bases, ends, ids = self._map(int(sorted_epochs[lo]))
+            if len(bases) == 0:
+                continue
+            pairs = order[lo:hi]
+            at = intern.ranges(offsets[pairs], offsets[pairs + 1] - offsets[pairs])
+            addr = flat[at]
+            j = np.searchsorted(bases, addr, side="right") - 1
+            ok = j >= 0
+            ok[ok] &= addr[ok] < ends[j[ok]]
+            at, j = at[ok], j[ok]
+            module[at] = ids[j]
+            rva[at] = (flat[at] - bases[j]).astype(np.int64)
+        return module, rva
+
+    def add(self, flat: np.ndarray, offsets: np.ndarray, epochs: np.ndarray) -> np.ndarray:
+        """The resolved stack id of each pair; the frames of new ones are kept, in order."""
+        module, rva = self.resolve(flat, offsets, epochs)
+        # A frame is (module, offset) when resolved, else (0, its address).
+        words = np.empty(2 * len(flat), dtype=np.uint64)
+        words[0::2] = module
+        words[1::2] = np.where(module > 0, rva.view(np.uint64), flat)
+        before = len(self.seen)
+        ids = self.seen.intern(words, 2 * offsets)
+        del words
+        new_ids, first = np.unique(ids, return_index=True)
+        first = first[new_ids >= before]
+        at = intern.ranges(offsets[first], offsets[first + 1] - offsets[first])
+        self.out.append((flat[at], module[at], rva[at], offsets[first + 1] - offsets[first]))
+        return ids
+
+    def frames(self) -> ResolvedFrames:
+        lengths = [o[3] for o in self.out]
+        offsets = np.zeros(sum(len(x) for x in lengths) + 1, dtype=np.int64)
+        if lengths:
+            np.cumsum(np.concatenate(lengths), out=offsets[1:])
+
+        def column(i: int, dtype: type) -> np.ndarray:
+            return np.concatenate([o[i] for o in self.out]) if self.out else np.zeros(0, dtype)
+
+        return ResolvedFrames(
+            address=column(0, np.uint64),
+            module=column(1, np.int32),
+            rva=column(2, np.int64),
+            offsets=offsets,
+            names=list(self.module_ids),
+        )
+
+
 def resolve_frames(
-    frames_of: list[np.ndarray],
+    stacks: StackTable,
     raws: np.ndarray,
     epochs: np.ndarray,
     image_map: Callable[[int], ImageMap],
-) -> tuple[np.ndarray, list[ResolvedFrames]]:
+) -> tuple[np.ndarray, ResolvedFrames]:
     """Frames of each (raw stack, image epoch) pair resolved to module + offset.
 
-    `frames_of[raw]` are the frame addresses of a raw stack. Pairs that resolve to the same
-    frames (the same stack logged before and after an unrelated driver loaded) get one stack
-    id; ids are given in pair order. Returns each pair's stack id and, per new id, its
-    resolved frames. The frames of all pairs are resolved together, one search per epoch.
+    `stacks` holds the raw stacks' frame addresses. Pairs that resolve to the same frames (the
+    same stack logged before and after an unrelated driver loaded) get one stack id; ids are
+    given in pair order. Returns each pair's stack id and the resolved frames of the ids, each
+    id's taken from its first pair. Pairs are resolved a block at a time, so that the work
+    arrays stay bounded; only the distinct resolved stacks are kept.
     """
-    frames = [frames_of[r] for r in raws.tolist()]
-    lengths = np.fromiter((len(f) for f in frames), dtype=np.int64, count=len(frames))
-    flat = np.concatenate(frames) if frames else np.zeros(0, dtype=np.uint64)
-    del frames
-    epoch = np.repeat(epochs, lengths)
-    module_ids: dict[str, int] = {"": 0}  # 0: in no known image
-    module = np.zeros(len(flat), dtype=np.int64)
-    rva = np.full(len(flat), -1, dtype=np.int64)
-    for e in np.unique(epoch).tolist():
-        bases, ends, names = image_map(e)
-        if len(bases) == 0:
-            continue
-        at = np.flatnonzero(epoch == e)
-        addr = flat[at]
-        j = np.searchsorted(bases, addr, side="right") - 1
-        ok = j >= 0
-        ok[ok] &= addr[ok] < ends[j[ok]]
-        ids = np.array([module_ids.setdefault(n, len(module_ids)) for n in names])
-        module[at[ok]] = ids[j[ok]]
-        rva[at[ok]] = (addr[ok] - bases[j[ok]]).astype(np.int64)
-    del epoch
-    names_by_id = np.array(list(module_ids), dtype=object)
-    # A frame is (module, offset) when resolved, else its address.
-    ident = np.where(module > 0, rva, flat.view(np.int64))
-    offsets = np.zeros(len(raws) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
+    resolver = _Resolver(image_map)
     stack_of_pair = np.empty(len(raws), dtype=np.int64)
-    seen: dict[bytes, int] = {}
-    frames_out: list[ResolvedFrames] = []
-    for p, (lo, hi) in enumerate(zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)):
-        key = module[lo:hi].tobytes() + ident[lo:hi].tobytes()
-        sid = seen.get(key)
-        if sid is None:
-            sid = seen[key] = len(seen)
-            frames_out.append((flat[lo:hi], names_by_id[module[lo:hi]].tolist(), rva[lo:hi]))
-        stack_of_pair[p] = sid
-    return stack_of_pair, frames_out
+    for lo in range(0, len(raws), _PAIR_BLOCK):
+        flat, offsets = stacks.gather(raws[lo : lo + _PAIR_BLOCK])
+        stack_of_pair[lo : lo + _PAIR_BLOCK] = resolver.add(
+            flat, offsets, np.asarray(epochs[lo : lo + _PAIR_BLOCK], dtype=np.int64)
+        )
+    return stack_of_pair, resolver.frames()

@@ -1,4 +1,5 @@
-"""Keeping the reader's memory bounded: heap tuning and compact column tables.
+"""Keeping the reader's memory bounded and its loops lean: heap tuning, compact column tables,
+and the garbage collector paused while a trace is read.
 
 The reader holds a few dozen bytes per pool event until the end of the file and frees large
 batch arrays all the time; these helpers keep both from inflating its RSS.
@@ -7,7 +8,11 @@ batch arrays all the time; these helpers keep both from inflating its RSS.
 from __future__ import annotations
 
 import ctypes
+import gc
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -45,6 +50,35 @@ def trim_heap() -> None:
     """Give the heap's free pages back to the system (glibc only)."""
     if _LIBC is not None:
         _LIBC.malloc_trim(0)
+
+
+_GC_LOCK = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside the block, as it was before afterwards
+    (also when the block raises). Nested and concurrent blocks: the last one out restores it.
+
+    The reader creates few objects that form cycles, but millions of small ones while it works;
+    each time the collector runs it walks every tracked object, which cost about a tenth of the
+    reading time. Objects freed by reference counting are freed as always.
+    """
+    global _gc_pauses, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
 
 
 def narrow(a: np.ndarray) -> np.ndarray:

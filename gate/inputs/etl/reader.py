@@ -13,6 +13,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from gate.inputs.etl import decode as D
+from gate.inputs.etl import intern
 from gate.inputs.etl.batch import NO_TS
 from gate.inputs.etl.decoder import EtlDecoder
 from gate.inputs.etl.images import END_TS, ResolvedFrames
@@ -54,24 +55,18 @@ def _images_chunk(dec: EtlDecoder) -> Chunk:
     )
 
 
-def _frames_chunk(frames_out: list[ResolvedFrames]) -> Chunk:
-    if not frames_out:
-        sid = idx = addr = rva = np.zeros(0, dtype=np.int64)
-        modules: list[str] = []
-    else:
-        lens = np.array([len(f[0]) for f in frames_out], dtype=np.int64)
-        sid = np.repeat(np.arange(len(frames_out)), lens)
-        idx = np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)
-        addr = np.concatenate([f[0] for f in frames_out])
-        rva = np.concatenate([f[2] for f in frames_out])
-        modules = [m for f in frames_out for m in f[1]]
+def _frames_chunk(frames: ResolvedFrames) -> Chunk:
+    lengths = np.diff(frames.offsets)
+    sid = np.repeat(np.arange(len(frames), dtype=np.int64), lengths)
+    idx = intern.within_positions(frames.offsets)
+    modules = np.array(frames.names, dtype=object)[frames.module]
     return Chunk.build(
         "stack_frames",
         stack_id=sid,
         frame_index=idx,
-        address=addr.astype(np.uint64),
-        module=np.array(modules, dtype=object),
-        rva_bytes=rva,
+        address=frames.address,
+        module=modules,
+        rva_bytes=frames.rva,
         function=np.full(len(modules), "", dtype=object),
     )
 

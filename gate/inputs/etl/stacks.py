@@ -14,43 +14,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from gate.inputs.etl import intern
 from gate.inputs.etl.batch import STACK_DTYPE, BatchResult
+from gate.inputs.etl.intern import StackTable
 from gate.inputs.etl.memory import ColumnTable
 
-
-class StackTable:
-    """Distinct raw stacks (frame addresses, innermost first) and their ids."""
-
-    def __init__(self) -> None:
-        self._index: dict[bytes, int] = {}
-        self.frames: list[np.ndarray] = []
-
-    def __len__(self) -> int:
-        return len(self.frames)
-
-    def add(self, frames: np.ndarray) -> int:
-        frames = np.ascontiguousarray(frames, dtype=np.uint64)
-        key = frames.tobytes()
-        sid = self._index.get(key)
-        if sid is None:
-            sid = len(self.frames)
-            self._index[key] = sid
-            self.frames.append(frames)
-        return sid
-
-    def add_distinct(self, flat: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-        """Ids for k stacks given as one flat frame array and k+1 offsets (CSR).
-
-        The decoders already de-duplicate a batch's stacks, so k is the number of distinct
-        call stacks of a batch (hundreds), not its stack walks.
-        """
-        return np.array(
-            [
-                self.add(flat[lo:hi])
-                for lo, hi in zip(offsets[:-1].tolist(), offsets[1:].tolist(), strict=True)
-            ],
-            dtype=np.int64,
-        )
+# Joined stacks are built and interned this many at a time, so that the frames gathered for
+# them stay a bounded buffer.
+_JOIN_BLOCK = 1 << 16
 
 
 class StackTracker:
@@ -62,22 +33,27 @@ class StackTracker:
         self.notes: list[str] = []
         self._parts: list[ColumnTable] = []
         self._ref_keys: list[np.ndarray] = []
+        self._ref_count = 0
         self._defs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def absorb(self, r: BatchResult) -> np.ndarray:
         """Add one batch's stacks, in file order; returns batch stack id -> trace stack id."""
-        ids = [self.stacks.add_distinct(flat, offsets) for flat, offsets in r.stacks]
-        trace_id = np.concatenate(ids) if ids else np.zeros(0, dtype=np.int64)
-        ref_base = sum(len(k) for k in self._ref_keys)
+        flat, offsets, hashes = r.stack_block()
+        trace_id = self.stacks.intern(flat, offsets, hashes)
         for part in r.stack_parts:
             ref = part["ref"] == 1
-            part["raw"][ref] += ref_base
+            part["raw"][ref] += self._ref_count
             part["raw"][~ref] = trace_id[part["raw"][~ref]]
             self._parts.append(part)
         self._ref_keys += r.ref_keys
+        self._ref_count += sum(len(k) for k in r.ref_keys)
         for key, ts, seq, ri, raw in r.defs:
             self._defs.append((key, ts, seq, ri, trace_id[raw]))
         return trace_id
+
+    def release(self) -> None:
+        """Drop the raw stacks' frames (after their final ids and frames are known)."""
+        self.stacks = StackTable()
 
     def take_parts(self) -> ColumnTable:
         """All parts kept so far, as one table (the per-batch tables are released)."""
@@ -153,27 +129,51 @@ class StackTracker:
         sub = sub[so]
         same = (sub["ts"][1:] == sub["ts"][:-1]) & (sub["thread"][1:] == sub["thread"][:-1])
         starts = np.flatnonzero(np.concatenate([[True], ~same]))
-        ends = np.append(starts[1:], len(sub))
+        group = np.cumsum(np.concatenate([[True], ~same])) - 1
+        user = sub["user"] == 1
+        kernels = np.bincount(group[~user], minlength=len(starts))
+        users = np.bincount(group[user], minlength=len(starts))
         keep = np.ones(len(parts), dtype=bool)
         raw = parts["raw"].copy()
-        for s, e in zip(starts.tolist(), ends.tolist(), strict=True):
-            group = sub[s:e]
-            kernel = np.flatnonzero(group["user"] == 0)
-            user = np.flatnonzero(group["user"] == 1)
-            if len(kernel) == 1 and len(user):
-                frames = [self.stacks.frames[r] for r in group["raw"][np.r_[kernel, user]]]
-                raw[rows[s + kernel[0]]] = self.stacks.add(np.concatenate(frames))
-                keep[rows[s + user]] = False
-            elif len(kernel) == 0:
-                keep[rows[s + user[1:]]] = False
-            else:
-                keep[rows[s + user]] = False
+        # One kernel part and user parts: one stack, the kernel's frames then the users' (the
+        # kernel part sorts first in its group), kept in the kernel part's row.
+        joined = ((kernels == 1) & (users > 0))[group]
+        heads = starts[(kernels == 1) & (users > 0)]
+        raw[rows[heads]] = self._join(sub["raw"][joined], group[joined])
+        # No kernel part: the first user part stands alone; several: no user part is theirs.
+        leading = np.zeros(len(sub), dtype=bool)
+        leading[starts] = True
+        drop = user & (joined | (kernels > 1)[group] | ((kernels == 0)[group] & ~leading))
+        keep[rows[drop]] = False
         parts = parts.copy()
         parts["raw"] = raw
         dropped = int((~keep).sum())
         if dropped:
             self.notes.append(f"{dropped} user-mode stack parts not joined to a kernel part")
         return parts[keep]
+
+    def _join(self, raws: np.ndarray, group: np.ndarray) -> np.ndarray:
+        """The stack id of each group's frames joined in row order (`raws`: the raw stack of
+        each row, `group`: its group, rows of a group adjacent), interned in group order.
+
+        Many events share one (kernel, user) pair of raw stacks, so the pairs are made
+        distinct first and only distinct pairs' frames are gathered.
+        """
+        if len(raws) == 0:
+            return np.zeros(0, dtype=np.int64)
+        bounds = np.flatnonzero(np.concatenate([[True], group[1:] != group[:-1], [True]]))
+        words = raws.astype(np.uint64)
+        first, inverse = intern.distinct_rows(words, bounds, intern.csr_hashes(words, bounds))
+        ids = np.empty(len(first), dtype=np.int64)
+        for lo in range(0, len(first), _JOIN_BLOCK):
+            rows = first[lo : lo + _JOIN_BLOCK]
+            parts_of = intern.ranges(bounds[rows], bounds[rows + 1] - bounds[rows])
+            flat, row_offsets = self.stacks.gather(raws[parts_of])
+            # Rows of one joined stack are adjacent: its frames run from its first row's start.
+            per = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(bounds[rows + 1] - bounds[rows], out=per[1:])
+            ids[lo : lo + len(rows)] = self.stacks.intern(flat, row_offsets[per])
+        return ids[inverse]
 
 
 def stream_positions(*tables: ColumnTable) -> list[np.ndarray]:
