@@ -198,6 +198,17 @@ SkipModuleOpt = Annotated[
         show_default=False,
     ),
 ]
+SymbolsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--symbols",
+        help="Where the build's PDBs are: a folder (flat or a symbol store), or local parts of "
+        "the _NT_SYMBOL_PATH syntax (srv*C:\\symbols; URLs are never used); repeatable. "
+        "Frames then read driver.sys!Function.",
+        metavar="PATH",
+        show_default=False,
+    ),
+]
 DbOpt = Annotated[
     Path | None,
     typer.Option(
@@ -348,6 +359,7 @@ def check(
     aggregate: AggregateOpt = None,
     pooltag: PooltagOpt = None,
     skip_module: SkipModuleOpt = None,
+    symbols: SymbolsOpt = None,
     junit: Annotated[
         Path | None,
         typer.Option(
@@ -418,7 +430,7 @@ def check(
         if annotations not in ("auto", "github", "azure", "none"):
             raise BudgetError([f"--annotations {annotations!r}: expected github, azure or none"])
         settings = settings_from_options(
-            budgets, window, aggregate, pooltag, db, today, skip_module
+            budgets, window, aggregate, pooltag, db, today, skip_module, symbols
         )
         require_budgets(settings.budgets)
         _speed_hints(inputs)

@@ -22,7 +22,9 @@ from gate.errors import BudgetError, InputError, TraceQualityError
 from gate.fileio import refuse_overlap, write_text_atomic
 from gate.inputs import input_kind, read_trace, slow_to_decompress, stop_reading, wpa_csv_trace
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
+from gate.inputs.symbols import parse_symbol_path, require_backend
 from gate.metrics import AGGREGATES
+from gate.pipeline.symbols import name_frames
 from gate.reports import render_console, write_reports
 from gate.reports.annotations import annotation_target, render_annotations
 from gate.rules.inputs import load_rule_inputs
@@ -76,6 +78,7 @@ class RunSettings:
     db_path: Path | None = None
     today: date = field(default_factory=date.today)
     skip_modules: list[str] = field(default_factory=list)  # beyond the budgets' own
+    symbols: list[str] = field(default_factory=list)  # symbol path entries: folders, srv*DIR
 
     def attribution(self) -> Attribution:
         """The budgets' attribution with the command line's additions."""
@@ -115,6 +118,7 @@ def settings_from_options(
     db: Path | None,
     today: str | None = None,
     skip_modules: list[str] | None = None,
+    symbols: list[str] | None = None,
 ) -> RunSettings:
     """Settings from command-line options as typed; every bad option is one line."""
     problems: list[str] = []
@@ -143,6 +147,7 @@ def settings_from_options(
         db_path=db,
         today=day,
         skip_modules=list(skip_modules or []),
+        symbols=list(symbols or []),
     )
 
 
@@ -187,17 +192,24 @@ def load_inputs(
 
 def open_and_model(
     inputs: list[Path], settings: RunSettings, *, progress: ProgressFactory | None = None
-) -> tuple[Store, ModelConfig]:
-    """Load the inputs into a store and build the SQL model; the caller closes the store."""
+) -> tuple[Store, ModelConfig, list[str]]:
+    """Load the inputs into a store, name frames from PDBs when a symbol path is given, and
+    build the SQL model; the caller closes the store. Returns notes for the reports."""
     config = settings.model_config()
+    notes: list[str] = []
+    path = parse_symbol_path(settings.symbols) if settings.symbols else None
+    if path is not None:
+        require_backend()  # before the long read: say what to install at once
     store = Store(settings.db_path)
     try:
         load_inputs(store, inputs, progress)
+        if path is not None:
+            notes = name_frames(store, path)
         build_model(store.con, config)
     except BaseException:
         store.close()
         raise
-    return store, config
+    return store, config, notes
 
 
 def measured_figures(store: Store) -> dict[str, dict[str, float]]:
@@ -248,7 +260,7 @@ def measure(
 ) -> Measurement:
     """Every driver's aggregated figures over `inputs`, with provenance: a baseline. Traces
     that cannot be trusted are refused as `check` refuses them."""
-    store, config = open_and_model(inputs, settings, progress=progress)
+    store, config, _ = open_and_model(inputs, settings, progress=progress)
     with store:
         warnings = trace_quality(store)
         baseline = Baseline(
@@ -392,7 +404,7 @@ def check(
     rules = builtin_rules()
     if req.rules_dir is not None:
         rules += user_rules(req.rules_dir)
-    store, config = open_and_model(req.inputs, settings, progress=progress)
+    store, config, notes = open_and_model(req.inputs, settings, progress=progress)
     with store:
         prepare(store.con)
         load_rule_inputs(store.con, settings.budgets, baseline)
@@ -411,6 +423,7 @@ def check(
             gate_version=__version__,
             warn_as_error=req.warn_as_error,
             figures=figures(store.con),
+            notes=notes,
         )
 
 

@@ -22,6 +22,8 @@ remains per event.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -175,6 +177,30 @@ class _ScenarioWriter:
             timestamp=ts,
             payload=payload,
             cpu=0,
+        )
+
+    def pdb_identity(self, img: ImageSpec, ident: PdbId) -> None:
+        """ImageId then DbgID_RSDS of one image, as WPR's merge logs them (FULL headers of the
+        KernelTraceControl provider)."""
+        ht = L.HT_FULL_HEADER64 if self.ps == 8 else L.HT_FULL_HEADER32
+        common = {"header_type": ht, "version": 2, "timestamp": SYNC_BASE_TICKS, "cpu": 0}
+        image_id = P.encode(
+            P.IMAGE_ID,
+            self.ps,
+            img.path.rsplit("\\", 1)[-1],
+            ImageBase=img.base,
+            ImageSize=img.size,
+            ProcessId=0,
+        )
+        self.w.write_record(
+            hook_id=D.OPCODE_IMAGE_ID, payload=image_id, guid=D.KERNEL_TRACE_CONTROL, **common
+        )
+        dbgid = P.encode(
+            P.DBGID_RSDS, self.ps, ident.name, ImageBase=img.base, ProcessId=0,
+            GuidSig=ident.guid, Age=ident.age,
+        )  # fmt: skip
+        self.w.write_record(
+            hook_id=D.OPCODE_DBGID_RSDS, payload=dbgid, guid=D.KERNEL_TRACE_CONTROL, **common
         )
 
     def _timed_images(self) -> list[tuple[int, int, ImageSpec]]:
@@ -337,6 +363,15 @@ def _stack_addresses(trace: SyntheticTrace, pointer_size: int) -> list[np.ndarra
     return out
 
 
+@dataclass(frozen=True)
+class PdbId:
+    """The PDB identity an image's DbgID_RSDS event names: file name, GUID and age."""
+
+    name: str
+    guid: str
+    age: int
+
+
 def write_scenario_etl(
     trace: SyntheticTrace,
     path: str | os.PathLike[str],
@@ -345,8 +380,13 @@ def write_scenario_etl(
     perfinfo_pool: bool = False,
     stack_cache: bool = False,
     buffer_size: int = 65536,
+    pdb_ids: Mapping[str, PdbId] | None = None,
 ) -> Path:
-    """Write `trace` as an `.etl` file at `path` (atomically) and return the path."""
+    """Write `trace` as an `.etl` file at `path` (atomically) and return the path.
+
+    `pdb_ids` maps image names (lower-case file names) to the PDB identity that WPR's merge
+    would record for them: a KernelTraceControl ImageId and DbgID_RSDS pair at trace start.
+    """
     sc = trace.scenario
     # Frames outside every image are refused before the file is created.
     stack_addresses = _stack_addresses(trace, sc.pointer_size_bytes)
@@ -369,6 +409,10 @@ def write_scenario_etl(
         for img in sc.images:
             if img.load_s is None:
                 out.image_record(D.HOOK_IMAGE_DC_START, SYNC_BASE_TICKS, img)
+        for img in sc.images:
+            ident = (pdb_ids or {}).get(img.name)
+            if ident is not None:
+                out.pdb_identity(img, ident)
         out.pool_events()
         if stack_cache:
             out.stack_definitions()
