@@ -133,17 +133,25 @@ AGGREGATES: tuple[str, ...] = ("max", "median", "mean", "min")
 # The metric of the checks about a trace itself (lost events, no pool events): no evidence.
 TRACE_QUALITY = "trace_quality"
 # Evidence for metrics of users' rules that the catalog does not know.
-_DEFAULT_EVIDENCE: tuple[Pool, str] = ("nonpaged", "allocated_bytes")
+_DEFAULT_EVIDENCE: tuple[str, Pool, str] = ("window", "nonpaged", "allocated_bytes")
 """How a metric is aggregated over several traces (metrics.md, "Several traces")."""
 
 
-def evidence_for(metric: str) -> tuple[Pool, str] | None:
-    """(pool, ranking figure) of the tags and call sites that explain `metric`, or None."""
+# The transient peak is explained by what is live at its moment, not by the whole window
+# (where a driver's leaks would crowd out the spike's call sites).
+_PEAK_EXPLAINED = frozenset({"nonpaged_transient_peak_bytes"})
+
+
+def evidence_for(metric: str) -> tuple[str, Pool, str] | None:
+    """(source, pool, ranking figure) of the tags and call sites that explain `metric`, or
+    None. The source is 'window' (every allocation taking part in the window) or 'peak' (the
+    allocations live at the driver's transient peak)."""
     known = METRICS.get(metric)
     if known is not None:
         if known.evidence_pool is None or known.evidence_order is None:
             return None
-        return known.evidence_pool, known.evidence_order
+        source = "peak" if metric in _PEAK_EXPLAINED else "window"
+        return source, known.evidence_pool, known.evidence_order
     if metric == TRACE_QUALITY:
         return None
     return _DEFAULT_EVIDENCE

@@ -8,6 +8,7 @@ other metric (`nonpaged_allocations`, trace counters) is a plain count.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterable
 
 from gate.metrics import HEADLINE_METRIC, format_value, is_bytes_metric, priority
@@ -20,6 +21,9 @@ __all__ = [
     "OUTCOME_ORDER",
     "check_headline",
     "clean_text",
+    "comparison",
+    "counts_phrase",
+    "deciding_rule",
     "delta_text",
     "format_bytes",
     "format_count",
@@ -103,30 +107,62 @@ def waiver_text(check: Check) -> str:
     return f"waived until {w.expires}: {w.reason}"
 
 
+# Rules whose findings compare with the baseline rather than with the limit.
+_BASELINE_RULES = frozenset({"baseline.growth", "baseline.shrink"})
+
+
+def deciding_rule(check: Check) -> str:
+    """The dotted name of the rule that decided the check (its worst finding), or ''."""
+    worst = max(check.findings, key=lambda f: f.outcome.severity, default=None)
+    return worst.rule_name if worst is not None else ""
+
+
+def comparison(check: Check) -> tuple[str, str, str]:
+    """What a check was judged against and how it stands, for narrow tables and one-liners:
+    ('limit 1.00 MiB', '+780 KiB', 'over'), ('baseline 1.20 MiB', '+420 KiB', 'over'),
+    ('limit 1.00 MiB', '82%', 'of'); empty strings where there is nothing to compare."""
+    m, obs = check.metric, check.observed
+    on_baseline = deciding_rule(check) in _BASELINE_RULES or (
+        check.limit is None and check.baseline is not None
+    )
+    reference, label = (check.baseline, "baseline") if on_baseline else (check.limit, "limit")
+    if reference is None:
+        return "", "", ""
+    against = f"{label} {format_value(m, reference)}"
+    if obs is None:
+        return against, "", ""
+    diff = obs - reference
+    if on_baseline or diff > 0:
+        shown = format_delta(obs, reference, count=not is_bytes_metric(m)).split(" (")[0]
+        return against, shown, "over" if diff > 0 else "under"
+    if reference > 0:
+        return against, f"{obs / reference * 100:.0f}%", "of"
+    return against, "", ""
+
+
 def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
     """One line saying what was measured against what, e.g. for a JUnit failure message.
 
-    `acpi.sys nonpaged_impacting_bytes: 1.20 MiB > limit 1.00 MiB (baseline 1.02 MiB, +180 KiB
-    (+17.6%))`, followed by the check's own message when it has one.
+    `acpi.sys nonpaged_impacting_bytes: 1.20 MiB, +184 KiB over limit 1.00 MiB (baseline
+    1.02 MiB)`; a growth failure reads as growth: `usbxhci.sys nonpaged_impacting_bytes:
+    1.62 MiB, +420 KiB over baseline 1.20 MiB (limit 2.00 MiB)`; then the top call site, and
+    the check's own message when it has one.
     """
     m = check.metric
     if m == RUN_METRIC:  # a run that stopped on an error: the problems say it all
         return one_line(f"gate stopped: {check.message}", limit)
-    parts = [f"{check.driver} {m}:"]
-    if check.observed is not None and check.limit is not None:
-        relation = ">" if check.observed > check.limit else "<="
-        parts.append(
-            f"{format_value(m, check.observed)} {relation} limit {format_value(m, check.limit)}"
+    observed = "not measured" if check.observed is None else format_value(m, check.observed)
+    against, delta, word = comparison(check)
+    text = f"{check.driver} {m}: {observed}"
+    if against:
+        text += f", {delta} {word} {against}" if delta else f", {against}"
+        other = (
+            ("baseline", check.baseline) if against.startswith("limit") else ("limit", check.limit)
         )
-    elif check.observed is not None:
-        parts.append(format_value(m, check.observed))
-    else:
-        parts.append("not measured")
-    if check.baseline is not None:
-        baseline = f"baseline {format_value(m, check.baseline)}"
-        delta = delta_text(check)
-        parts.append(f"({baseline}, {delta})" if delta else f"({baseline})")
-    text = " ".join(parts)
+        if other[1] is not None:
+            text += f" ({other[0]} {format_value(m, other[1])})"
+    if check.top_sites and check.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.WAIVED):
+        text += f"; top call site {check.top_sites[0].site}"
     reason = check.message or _first_message(check)
     if reason:
         text = f"{text} — {reason}"
@@ -174,9 +210,15 @@ _COUNT_WORDS: dict[Outcome, tuple[str, str]] = {
 
 def summary_phrase(verdict: Verdict) -> str:
     """`2 failed, 1 warning, 27 passed, 1 not evaluated`: every non-zero outcome count."""
+    return counts_phrase(c.outcome for c in verdict.checks)
+
+
+def counts_phrase(outcomes: Iterable[Outcome]) -> str:
+    """`2 failed, 1 warning, 27 passed`: the non-zero counts of `outcomes`, worst first."""
+    counts = Counter(outcomes)
     parts = []
     for outcome, (singular, plural) in _COUNT_WORDS.items():
-        n = verdict.count(outcome)
+        n = counts[outcome]
         if n:
             parts.append(f"{n} {singular if n == 1 else plural}")
     return ", ".join(parts) if parts else "no checks"

@@ -1,8 +1,12 @@
 """Markdown for a pull-request comment, `$GITHUB_STEP_SUMMARY` or an Azure summary attachment.
 
+Read at comment width, worst first: the headline; a narrow table of the checks that need a
+look (driver, metric, observed, what it was judged against, the difference); right under it
+the details of each of them, folded; then everything else folded (passing checks, traces, the
+run). Summary lines are built from whole parts and never cut inside a number.
+
 Size matters more than completeness here: GitHub rejects a step summary over 1 MiB and a
-check-run summary over 65,535 bytes, and either way the reader wants the worst rows first.
-The table is capped at `max_rows`, failure details are dropped from the end until the text
+check-run summary over 65,535 bytes. Rows and details are dropped from the end until the text
 fits `max_bytes`, and every cut says how much was left out; the JSON report has everything.
 """
 
@@ -10,12 +14,12 @@ from __future__ import annotations
 
 import html
 import re
-from collections import Counter
 
+from gate.metrics import evidence_for
 from gate.reports.common import (
-    OUTCOME_ORDER,
     check_headline,
-    delta_text,
+    comparison,
+    counts_phrase,
     format_bytes,
     format_count,
     format_value,
@@ -46,15 +50,17 @@ _OUTCOME_ICON = {
     Outcome.NOTICE: "ℹ️",
     Outcome.PASS: "✅",
 }
+_NEEDS_A_LOOK = (Outcome.ERROR, Outcome.FAIL, Outcome.WARN)
 
 _CELL_CAP = 160
-# Bytes kept free for the lines that say what was left out and the section heading.
-_NOTE_RESERVE = 512
+_SUMMARY_CAP = 240  # a <summary> line: whole parts only, so never cut inside a number
+# Bytes kept free for the lines that say what was left out and the section headings.
+_NOTE_RESERVE = 768
 _TABLE_HEADER = (
-    "| Outcome | Driver | Metric | Observed | Limit | Baseline | Delta | Owner |",
-    "|---|---|---|---:|---:|---:|---:|---|",
+    "| | Driver | Metric | Observed | Limit or baseline | Delta |",
+    "|---|---|---|---:|---:|---:|",
 )
-_LIST_CAP = 10  # findings, tags and call sites shown per failing check
+_LIST_CAP = 10  # findings, tags and call sites shown per check
 
 # Characters that start emphasis, links, HTML, entities, strikethrough or end a table cell.
 _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
@@ -67,33 +73,25 @@ def render_markdown(
     max_bytes = min(max_bytes, HARD_MAX_BYTES)
     max_rows = max(max_rows, 0)
     ordered = verdict.worst_first()
-    failing = [c for c in ordered if c.outcome in (Outcome.FAIL, Outcome.ERROR)]
+    problems = [c for c in ordered if c.outcome in _NEEDS_A_LOOK]
+    others = [c for c in ordered if c.outcome not in _NEEDS_A_LOOK]
 
     head = _headline(verdict)
     tail = _traces(verdict, max_rows) + _run(verdict)
-    rows = [_row(c) for c in ordered[:max_rows]]
-
-    # Rows are kept before details: the table is the part every reader looks at. Sizes are
-    # summed rather than re-rendered so that thousands of failures stay linear.
+    # Budget: rows of problems first (the part every reader looks at), their details, then
+    # the folded rest. Sizes are summed, not re-rendered, so thousands of checks stay linear.
     budget = max_bytes - _size("\n".join(head + tail)) - _NOTE_RESERVE
-    budget -= _size("\n".join(_TABLE_HEADER)) + 1
-    kept = 0
-    for row in rows:
-        cost = _size(row) + 1
-        if cost > budget:
-            break
-        budget -= cost
-        kept += 1
-    details: list[str] = []
-    for check in failing:
-        block = _details(check, verdict)
-        cost = _size(block) + 2
-        if cost > budget:
-            break
-        budget -= cost
-        details.append(block)
+    budget -= 2 * (_size("\n".join(_TABLE_HEADER)) + 1)
+    problem_rows = _fit([_row(c) for c in problems[:max_rows]], budget)
+    budget -= sum(_size(r) + 1 for r in problem_rows)
+    details = _fit([_details(c, verdict) for c in problems[: len(problem_rows)]], budget, 2)
+    budget -= sum(_size(d) + 2 for d in details)
+    other_rows = _fit([_row(c) for c in others[: max(max_rows - len(problem_rows), 0)]], budget)
 
-    text = _assemble(head, _table(ordered, rows[:kept]), details, len(failing), tail)
+    lines = [*head, *_problems(problems, problem_rows, details)]
+    lines += _folded_rest(others, other_rows)
+    lines += tail
+    text = "\n".join(lines) + "\n"
     if _size(text) > max_bytes:
         return _cut(text, max_bytes)
     return text
@@ -101,6 +99,18 @@ def render_markdown(
 
 def _size(text: str) -> int:
     return len(text.encode("utf-8"))
+
+
+def _fit(parts: list[str], budget: int, separator: int = 1) -> list[str]:
+    """The leading `parts` whose sizes (plus separators) fit `budget`."""
+    kept: list[str] = []
+    for part in parts:
+        cost = _size(part) + separator
+        if cost > budget:
+            break
+        budget -= cost
+        kept.append(part)
+    return kept
 
 
 def _cut(text: str, max_bytes: int) -> str:
@@ -113,71 +123,80 @@ def _cut(text: str, max_bytes: int) -> str:
     return kept + note
 
 
-def _assemble(
-    head: list[str], table: list[str], details: list[str], failing: int, tail: list[str]
-) -> str:
-    lines = [*head, *table]
-    if failing:
-        lines += ["", "### Failures", ""]
-        for block in details:
-            lines += [block, ""]
-        if len(details) < failing:
-            left = failing - len(details)
-            lines += [
-                f"_Details of {left} more failing checks left out to fit the size limit._",
-                "",
-            ]
-        if lines[-1] == "":
-            lines.pop()
-    lines += tail
-    return "\n".join(lines) + "\n"
-
-
 def _headline(verdict: Verdict) -> list[str]:
     status = status_word(verdict)
-    return [
-        f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}",
-        "",
-        f"Exit code {int(verdict.exit_code)} · window {_code(verdict.window)}"
-        f" · aggregate {_code(verdict.aggregate)} over {plural(len(verdict.traces), 'trace')}",
-        "",
+    facts = [
+        f"Exit code {int(verdict.exit_code)}",
+        f"window {_code(verdict.window)}",
+        f"aggregate {_code(verdict.aggregate)} over {plural(len(verdict.traces), 'trace')}",
     ]
+    if verdict.baseline_source:
+        facts.append(f"baseline {_code(verdict.baseline_source)}")
+    return [f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}", "", " · ".join(facts)]
 
 
 def _row(c: Check) -> str:
     m = c.metric
+    against, delta, _ = comparison(c)
     cells = [
-        f"{_OUTCOME_ICON[c.outcome]} {outcome_word(c.outcome)}",
+        _OUTCOME_ICON[c.outcome],
         _code(c.driver, in_table=True),
         _code(m, in_table=True),
         format_value(m, c.observed),
-        format_value(m, c.limit),
-        format_value(m, c.baseline),
-        delta_text(c) or "—",
-        _escape(c.owner) if c.owner else "—",
+        _escape(against) if against else "—",
+        _escape(delta) if delta else "—",
     ]
     return "| " + " | ".join(cells) + " |"
 
 
-def _table(ordered: list[Check], rows: list[str]) -> list[str]:
-    if not ordered:
-        return ["_No checks ran._"]
-    lines = [*_TABLE_HEADER, *rows]
-    left_out = ordered[len(rows) :]
-    if left_out:
-        counts = Counter(c.outcome for c in left_out)
-        breakdown = ", ".join(f"{counts[o]} {outcome_word(o)}" for o in OUTCOME_ORDER if counts[o])
-        lines += [
-            "",
-            f"_{len(left_out)} more checks left out ({breakdown}); the JSON report has all._",
-        ]
+def _problems(problems: list[Check], rows: list[str], details: list[str]) -> list[str]:
+    if not problems:
+        return []
+    lines = ["", *_TABLE_HEADER, *rows]
+    if len(rows) < len(problems):
+        lines += ["", f"_{len(problems) - len(rows)} more checks that need a look left out; "
+                  "the JSON report has all._"]  # fmt: skip
+    for block in details:
+        lines += ["", block]
+    if len(details) < len(rows):
+        lines += ["", f"_Details of {len(rows) - len(details)} more checks left out to fit the "
+                  "size limit._"]  # fmt: skip
     return lines
 
 
+def _folded_rest(others: list[Check], rows: list[str]) -> list[str]:
+    if not others:
+        return []
+    summary = counts_phrase(c.outcome for c in others)
+    lines = ["", f"<details><summary>{summary}</summary>", "", *_TABLE_HEADER, *rows]
+    if len(rows) < len(others):
+        lines += ["", f"_{len(others) - len(rows)} more checks left out; the JSON report has all._"]
+    return [*lines, "", "</details>"]
+
+
+def _summary_line(check: Check) -> str:
+    """`❌ acpi.sys nonpaged_impacting_bytes: 1.20 MiB, +205 KiB over limit 1.00 MiB`: whole
+    parts only, dropped from the end while too long."""
+    m = check.metric
+    against, delta, word = comparison(check)
+    observed = "not measured" if check.observed is None else format_value(m, check.observed)
+    # Names are shortened, numbers never: the figure always survives whole.
+    parts = [f"{_OUTCOME_ICON[check.outcome]} {one_line(check.driver, 100)} {m}: {observed}"]
+    if against:
+        parts.append(f", {delta} {word} {against}" if delta else f", {against}")
+    if check.top_sites:
+        parts.append(f"; at {check.top_sites[0].site}")
+    text = ""
+    for part in parts:
+        if len(text) + len(part) > _SUMMARY_CAP:
+            break
+        text += part
+    return html.escape(text or parts[0], quote=False)
+
+
 def _details(check: Check, verdict: Verdict) -> str:
-    summary = html.escape(check_headline(check, limit=300), quote=False)
-    icon = _OUTCOME_ICON[check.outcome]
-    lines = [f"<details><summary>{icon} {summary}</summary>", ""]
+    lines = [f"<details><summary>{_summary_line(check)}</summary>", ""]
+    lines += [_escape(check_headline(check, limit=600), cap=600), ""]
     facts = [f"seen in {check.traces_seen} of {plural(len(verdict.traces), 'trace')}"]
     if check.budget_file:
         where = check.budget_file
@@ -190,8 +209,6 @@ def _details(check: Check, verdict: Verdict) -> str:
     lines += [joined[:1].upper() + joined[1:], ""]
     if check.waiver is not None:
         lines += [f"Waiver: {_escape(waiver_text(check))}", ""]
-    if check.message:
-        lines += [_escape(check.message, cap=500), ""]
     if check.findings:
         for f in check.findings[:_LIST_CAP]:
             lines.append(
@@ -200,6 +217,22 @@ def _details(check: Check, verdict: Verdict) -> str:
             )
         _more(lines, len(check.findings), "findings")
         lines.append("")
+    lines += _evidence(check)
+    lines.append("</details>")
+    return "\n".join(lines)
+
+
+def _evidence(check: Check) -> list[str]:
+    lines: list[str] = []
+    if check.peak is not None and (check.top_tags or check.top_sites):
+        p = check.peak
+        lines += [
+            f"Live at the transient peak: {format_bytes(p.peak_bytes)} at {p.time_s:.3f} s in "
+            f"{_code(p.trace)}",
+            "",
+        ]
+    evidence = evidence_for(check.metric)
+    first = "Impacting" if evidence is not None and evidence[2] == "impacting_bytes" else "Bytes"
     uses = [
         ("Pool tag", "tags", [(u.tag, u) for u in check.top_tags]),
         ("Call site", "call sites", [(u.site, u) for u in check.top_sites]),
@@ -207,16 +240,22 @@ def _details(check: Check, verdict: Verdict) -> str:
     for heading, what, rows in uses:
         if not rows:
             continue
-        lines += [f"| {heading} | Impacting | Allocated | Allocations |", "|---|---:|---:|---:|"]
+        if first == "Impacting":
+            lines += [
+                f"| {heading} | Impacting | Allocated | Allocations |",
+                "|---|---:|---:|---:|",
+            ]
+        else:
+            lines += [f"| {heading} | Bytes | Allocations |", "|---|---:|---:|"]
         for name, u in rows[:_LIST_CAP]:
-            lines.append(
-                f"| {_code(name, in_table=True)} | {format_bytes(u.impacting_bytes)}"
-                f" | {format_bytes(u.allocated_bytes)} | {format_count(u.allocations)} |"
-            )
+            cells = [_code(name, in_table=True)]
+            if first == "Impacting":
+                cells.append(format_bytes(u.impacting_bytes))
+            cells += [format_bytes(u.allocated_bytes), format_count(u.allocations)]
+            lines.append("| " + " | ".join(cells) + " |")
         _more(lines, len(rows), what)
         lines.append("")
-    lines.append("</details>")
-    return "\n".join(lines)
+    return lines
 
 
 def _more(lines: list[str], total: int, what: str) -> None:
@@ -225,30 +264,35 @@ def _more(lines: list[str], total: int, what: str) -> None:
 
 
 def _traces(verdict: Verdict, max_rows: int) -> list[str]:
-    lines = ["", "### Traces", ""]
     if not verdict.traces:
-        return [*lines, "_No traces._"]
+        return []
+    lines = ["", f"<details><summary>{plural(len(verdict.traces), 'trace')}</summary>", ""]
     lines += [
-        "| Trace | Format | Duration | Pool allocations | Lost events / buffers"
-        " | Unmatched / lost frees | Resident set | Synthetic | SHA-256 |",
-        "|---|---|---:|---:|---:|---:|---|---|---|",
+        "| Trace | Duration | Pool allocations | Lost events / buffers | Resident set |",
+        "|---|---:|---:|---:|---|",
     ]
     for t in verdict.traces[:max_rows]:
         lines.append(
-            f"| {_code(t.source_path, in_table=True)} | {_escape(t.source_format)}"
-            f" | {t.duration_s:.1f} s | {format_count(t.pool_allocations)}"
+            f"| {_code(t.source_path, in_table=True)} | {t.duration_s:.1f} s"
+            f" | {format_count(t.pool_allocations)}"
             f" | {format_count(t.events_lost)} / {format_count(t.buffers_lost)}"
-            f" | {format_count(t.unmatched_frees)} / {format_count(t.lost_frees)}"
-            f" | {'yes' if t.has_resident_set else 'no'} | {'yes' if t.synthetic else 'no'}"
-            f" | {_code(t.sha256[:12], in_table=True)} |"
+            f" | {'yes' if t.has_resident_set else 'no'} |"
         )
     if len(verdict.traces) > max_rows:
         lines += ["", f"_{len(verdict.traces) - max_rows} more traces left out._"]
-    notes = [(t, n) for t in verdict.traces[:max_rows] for n in t.notes]
-    if notes:
-        lines.append("")
-        lines += [f"- {_code(t.source_path)}: {_escape(n)}" for t, n in notes[:max_rows]]
-    return lines
+    lines.append("")
+    for t in verdict.traces[:max_rows]:
+        facts = [
+            f"{_escape(t.source_format)}",
+            f"unmatched / lost frees {format_count(t.unmatched_frees)} / "
+            f"{format_count(t.lost_frees)}",
+            f"SHA-256 {_code(t.sha256[:12])}",
+        ]
+        if t.synthetic:
+            facts.append("synthetic")
+        lines.append(f"- {_code(t.source_path)}: {', '.join(facts)}")
+        lines += [f"  - {_escape(n)}" for n in t.notes[:max_rows]]
+    return [*lines, "", "</details>"]
 
 
 def _run(verdict: Verdict) -> list[str]:
@@ -256,18 +300,12 @@ def _run(verdict: Verdict) -> list[str]:
     shown = ", ".join(_code(f) for f in files[:20]) or "none"
     if len(files) > 20:
         shown += f" and {len(files) - 20} more"
-    baseline = _code(verdict.baseline_source) if verdict.baseline_source else "none"
     unattributed = unattributed_line(verdict)
     return [
         "",
-        "### Run",
-        "",
-        *([f"- {_escape(unattributed)}"] if unattributed else []),
+        *([f"{_escape(unattributed)}", ""] if unattributed else []),
         *[f"- Note: {_escape(n, cap=500)}" for n in verdict.notes],
-        f"- Window: {_code(verdict.window)}, aggregate: {_code(verdict.aggregate)}",
-        f"- Baseline: {baseline}",
-        f"- Budget files: {shown}",
-        f"- gate {_escape(verdict.gate_version)}",
+        f"- Budget files: {shown} · gate {_escape(verdict.gate_version)}",
     ]
 
 

@@ -52,6 +52,7 @@ CREATE OR REPLACE TABLE baseline_values (
 CREATE OR REPLACE TABLE _evidence_wanted (
     driver VARCHAR NOT NULL,
     metric VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,            -- window: the whole window; peak: live at the peak
     pool VARCHAR NOT NULL,              -- nonpaged | paged: which pool's rows explain it
     order_by VARCHAR NOT NULL           -- impacting_bytes | allocated_bytes: how they rank
 );

@@ -15,7 +15,16 @@ import duckdb
 
 from gate.budgets.model import WaiverRule
 from gate.metrics import METRICS, evidence_for
-from gate.rules.results import CallSite, Check, DriverFigures, Finding, Outcome, TagUse, Waiver
+from gate.rules.results import (
+    CallSite,
+    Check,
+    DriverFigures,
+    Finding,
+    Outcome,
+    PeakMoment,
+    TagUse,
+    Waiver,
+)
 from gate.store.store import insert_rows, sql_text
 from gate.tables.drivers import TOTAL
 
@@ -175,6 +184,11 @@ def _message(c: Check) -> str:
     return "; ".join(parts)
 
 
+def _source(metric: str) -> str | None:
+    evidence = evidence_for(metric)
+    return evidence[0] if evidence is not None else None
+
+
 def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None:
     """Give each check its top pool tags and call sites (`_evidence.sql`, one query for all).
 
@@ -194,6 +208,16 @@ def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None
     con.execute("DELETE FROM _evidence_wanted").fetchall()
     insert_rows(con, "_evidence_wanted", rows)
     found = con.execute(sql_text("gate.rules", "_evidence.sql"), [TOP_EVIDENCE]).fetchall()
+    moments = {
+        driver: PeakMoment(float(peak_s), int(peak_bytes), source)
+        for driver, peak_s, peak_bytes, source in con.execute(
+            "SELECT m.driver, m.peak_s, m.peak_bytes, t.source_path FROM driver_peak_moments AS m "
+            "JOIN traces AS t USING (trace_id)"
+        ).fetchall()
+    }
+    for (driver, metric), c in wanted.items():
+        if _source(metric) == "peak":
+            c.peak = moments.get(driver)
     for driver, metric, kind, name, impacting, allocated, allocations in found:
         c = wanted[(driver, metric)]
         if kind == "tag":

@@ -91,6 +91,15 @@ class CallSite:
 
 
 @dataclass(frozen=True)
+class PeakMoment:
+    """When a driver's transient peak is reached: the moment its evidence describes."""
+
+    time_s: float  # seconds from the start of `trace`
+    peak_bytes: int
+    trace: str  # the trace where the peak is highest
+
+
+@dataclass(frozen=True)
 class Waiver:
     driver: str
     metric: str | None
@@ -121,6 +130,7 @@ class Check:
     top_tags: list[TagUse] = field(default_factory=list)
     top_sites: list[CallSite] = field(default_factory=list)
     warned_as_error: bool = False  # a warning that fails the run because of --warn-as-error
+    peak: PeakMoment | None = None  # transient peak checks: when the evidence is from
 
     @property
     def excess(self) -> float:

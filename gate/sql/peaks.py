@@ -13,17 +13,31 @@ numbers; `40_metrics.sql` reads `_peaks`.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import duckdb
 import numpy as np
 
 from gate.tables.drivers import TOTAL
 
 
+class Peaks(NamedTuple):
+    """The peaks of one trace's sweep events (given in sweep order)."""
+
+    present: np.ndarray  # driver ids with events
+    outstanding: np.ndarray  # their outstanding peaks
+    transient: np.ndarray  # their transient peaks
+    total_outstanding: int  # the peak of the sum over all drivers
+    total_transient: int
+    transient_at: np.ndarray  # index (in sweep order) of each driver's transient peak, or -1
+    total_transient_at: int
+
+
 def running_peaks(
     driver_id: np.ndarray, delta: np.ndarray, transient: np.ndarray, drivers: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int, int]:
-    """Peaks of events given in sweep order: (driver ids present, their outstanding peaks,
-    their transient peaks, total outstanding peak, total transient peak).
+) -> Peaks:
+    """Peaks of events given in sweep order, and where the transient peaks are reached (the
+    first event after which the running sum is at its maximum; -1 for a peak of 0).
 
     Each driver's running sum is the running sum of its events taken alone, i.e. the running
     sum over the driver-sorted events minus what the drivers before it added; that offset is
@@ -31,7 +45,7 @@ def running_peaks(
     """
     if len(delta) == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return empty, empty, empty, 0, 0
+        return Peaks(empty, empty, empty, 0, 0, empty, -1)
     # Radix sort (uint16 keys) is stable: time order holds within each driver.
     key = driver_id.astype(np.uint16 if drivers <= 0xFFFF else np.int64)
     order = np.argsort(key, kind="stable")
@@ -43,11 +57,29 @@ def running_peaks(
     for values in (delta, np.where(transient, delta, 0)):
         run = np.cumsum(values, dtype=np.int64)
         totals.append(int(run.max()))
+        total_at = int(run.argmax())
         np.cumsum(values[order], dtype=np.int64, out=run)
         before = np.concatenate([[0], run[starts[1:] - 1]])
         peaks.append(np.maximum.reduceat(run, starts) - before)
-        del run
-    return present, peaks[0], peaks[1], totals[0], totals[1]
+    # The transient run is the last one left in `run`: each driver's first maximum.
+    ends = np.append(starts[1:], len(run))
+    at = np.array(
+        [
+            lo + int(run[lo:hi].argmax())
+            for lo, hi in zip(starts.tolist(), ends.tolist(), strict=True)
+        ],
+        dtype=np.int64,
+    )
+    transient_at = np.where(peaks[1] > 0, order[at], -1)
+    return Peaks(
+        present,
+        peaks[0],
+        peaks[1],
+        totals[0],
+        totals[1],
+        transient_at,
+        total_at if totals[1] > 0 else -1,
+    )
 
 
 def build_peaks(con: duckdb.DuckDBPyConnection) -> None:
@@ -59,27 +91,33 @@ def build_peaks(con: duckdb.DuckDBPyConnection) -> None:
     id_type = "USMALLINT" if len(names) <= 0xFFFF else "INTEGER"  # 2 bytes a row, usually
     for (trace_id,) in traces:
         cols = con.execute(
-            f"SELECT d.driver_id::{id_type} AS driver_id, s.delta_bytes, s.transient "
+            f"SELECT d.driver_id::{id_type} AS driver_id, s.delta_bytes, s.transient, s.s, s.k "
             "FROM _nonpaged_sweep AS s JOIN _sweep_drivers AS d USING (driver) "
             "WHERE s.trace_id = ? ORDER BY s.t, s.s, s.k",
             [trace_id],
         ).fetchnumpy()
-        ids, out, tr, total_out, total_tr = running_peaks(
+        p = running_peaks(
             np.asarray(cols["driver_id"]),
             np.asarray(cols["delta_bytes"]),
             np.asarray(cols["transient"]),
             len(names),
         )
+        at = np.append(p.transient_at, p.total_transient_at)
+        seq, k = np.asarray(cols["s"]), np.asarray(cols["k"])
         del cols
         rows = {
-            "driver": np.array([names[i] for i in ids.tolist()] + [TOTAL], dtype=object),
-            "outstanding": np.append(out, total_out).astype(np.int64),
-            "transient": np.append(tr, total_tr).astype(np.int64),
+            "driver": np.array([names[i] for i in p.present.tolist()] + [TOTAL], dtype=object),
+            "outstanding": np.append(p.outstanding, p.total_outstanding).astype(np.int64),
+            "transient": np.append(p.transient, p.total_transient).astype(np.int64),
+            "peak_seq": np.where(at >= 0, seq[np.maximum(at, 0)], -1).astype(np.int64),
+            "peak_k": np.where(at >= 0, k[np.maximum(at, 0)], -1).astype(np.int64),
         }
         con.register("_peak_rows", rows)
         try:
             con.execute(
-                "INSERT INTO _peaks SELECT ?, driver, outstanding, transient FROM _peak_rows",
+                "INSERT INTO _peaks SELECT ?, driver, outstanding, transient, "
+                "CASE WHEN peak_seq >= 0 THEN peak_seq END, CASE WHEN peak_k >= 0 THEN peak_k END "
+                "FROM _peak_rows",
                 [trace_id],
             ).fetchall()
         finally:

@@ -66,7 +66,10 @@ def test_running_sums_equal_the_window_definition(seed: int) -> None:
     _sweep(con, np.random.default_rng(seed))
     expected = con.execute(WINDOW_PEAKS).fetchall()
     build_peaks(con)
-    got = con.execute("SELECT * FROM _peaks ORDER BY ALL").fetchall()
+    got = con.execute(
+        "SELECT trace_id, driver, nonpaged_peak_outstanding_bytes, nonpaged_transient_peak_bytes "
+        "FROM _peaks ORDER BY ALL"
+    ).fetchall()
     assert got == expected
 
 
@@ -77,16 +80,52 @@ def test_hand_computed_peaks() -> None:
     ids = np.array([0, 1, 0, 1, 0, 0])
     delta = np.array([100, 30, 50, -30, -50, 10])
     transient = np.array([False, True, True, True, True, False])
-    present, out, tr, total_out, total_tr = running_peaks(ids, delta, transient, 2)
+    present, out, tr, total_out, total_tr, tr_at, total_tr_at = running_peaks(
+        ids, delta, transient, 2
+    )
     assert present.tolist() == [0, 1]
+    # driver 0's transient sum is 50 from its 3rd event (index 2), driver 1's 30 from index 1;
+    # over all drivers the transient sum first reaches 80 at index 2.
+    assert tr_at.tolist() == [2, 1] and total_tr_at == 2
     assert out.tolist() == [150, 30]
     assert tr.tolist() == [50, 30]
     assert (total_out, total_tr) == (180, 80)
 
 
 def test_no_events() -> None:
-    present, out, tr, total_out, total_tr = running_peaks(
+    present, out, tr, total_out, total_tr, _, total_at = running_peaks(
         np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=bool), 0
     )
+    assert total_at == -1
     assert len(present) == len(out) == len(tr) == 0
     assert (total_out, total_tr) == (0, 0)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_transient_peak_is_placed_at_its_first_moment(seed: int) -> None:
+    """peak_seq / peak_k name the sweep event after which the transient running sum first
+    reaches its maximum, per driver and over all drivers, as a plain loop finds it."""
+    con = duckdb.connect()
+    _sweep(con, np.random.default_rng(seed))
+    build_peaks(con)
+    events = con.execute(
+        "SELECT trace_id, driver, s, k, delta_bytes, transient FROM _nonpaged_sweep "
+        "ORDER BY trace_id, t, s, k"
+    ).fetchall()
+    expected = {}
+    for key_of in (lambda e: (e[0], e[1]), lambda e: (e[0], "(total)")):
+        best: dict[tuple, tuple[int, object]] = {}
+        running: dict[tuple, int] = {}
+        for e in events:
+            key = key_of(e)
+            running[key] = running.get(key, 0) + (e[4] if e[5] else 0)
+            if running[key] > best.get(key, (0, None))[0]:
+                best[key] = (running[key], (e[2], e[3]))
+        expected.update({k: v[1] for k, v in best.items()})
+    got = {
+        (t, d): (s, k)
+        for t, d, s, k in con.execute(
+            "SELECT trace_id, driver, peak_seq, peak_k FROM _peaks WHERE peak_seq IS NOT NULL"
+        ).fetchall()
+    }
+    assert got == expected

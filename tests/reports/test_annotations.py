@@ -161,8 +161,8 @@ def test_hostile_names_cannot_break_out_of_a_github_command() -> None:
         "title": "evil,title=x::%0A.sys ::error::forged nonpaged_impacting_bytes: fail",
     }
     assert message == (
-        "evil,title=x::%0A.sys ::error::forged nonpaged_impacting_bytes: 200 KiB > limit "
-        "100 KiB (owner: team:%x)"
+        "evil,title=x::%0A.sys ::error::forged nonpaged_impacting_bytes: 200 KiB, +100 KiB over "
+        "limit 100 KiB (owner: team:%x)"
     )
 
 
@@ -179,7 +179,7 @@ def test_hostile_names_cannot_break_out_of_an_azure_command() -> None:
     # Exit code 0 with a warning: the issue, then the native "passed with warnings" state.
     assert text == (
         "##vso[task.logissue type=warning;sourcepath=budgets/x%3Btype=error%5D.yaml;"
-        "linenumber=2]a;b].sys nonpaged_impacting_bytes: 90.0 KiB <= limit 100 KiB\n"
+        "linenumber=2]a;b].sys nonpaged_impacting_bytes: 90.0 KiB, 90%AZP25 of limit 100 KiB\n"
         "##vso[task.complete result=SucceededWithIssues;]\n"
     )
 
@@ -226,12 +226,11 @@ def test_github_lines_for_a_small_run() -> None:
         "::error title=(total) nonpaged_impacting_bytes%3A error::(total) "
         "nonpaged_impacting_bytes: not measured — rule broke",
         "::error file=budgets/a.yaml,line=12,title=acpi.sys nonpaged_impacting_bytes%3A fail "
-        "(budget.over)::acpi.sys nonpaged_impacting_bytes: 150 KiB > limit 100 KiB (baseline "
-        "120 KiB, +30.0 KiB (+25.0%25)) — acpi.sys is 150 KiB, over its limit of 100 KiB "
-        "(owner: platform)",
+        "(budget.over)::acpi.sys nonpaged_impacting_bytes: 150 KiB, +50.0 KiB over limit 100 KiB "
+        "(baseline 120 KiB) — acpi.sys is 150 KiB, over its limit of 100 KiB (owner: platform)",
         "::warning file=budgets/b.yaml,line=4,title=near.sys nonpaged_impacting_bytes%3A warn "
-        "(budget.near)::near.sys nonpaged_impacting_bytes: 90.0 KiB <= limit 100 KiB — 90%25 of "
-        "its limit",
+        "(budget.near)::near.sys nonpaged_impacting_bytes: 90.0 KiB, 90%25 of limit 100 KiB — "
+        "90%25 of its limit",
     ]
 
 
@@ -241,10 +240,11 @@ def test_azure_lines_for_a_small_run() -> None:
         "##vso[task.logissue type=error](total) nonpaged_impacting_bytes: not measured — rule "
         "broke",
         "##vso[task.logissue type=error;sourcepath=budgets/a.yaml;linenumber=12;code=GATE001]"
-        "acpi.sys nonpaged_impacting_bytes: 150 KiB > limit 100 KiB (baseline 120 KiB, +30.0 "
-        "KiB (+25.0%AZP25)) — acpi.sys is 150 KiB, over its limit of 100 KiB (owner: platform)",
+        "acpi.sys nonpaged_impacting_bytes: 150 KiB, +50.0 KiB over limit 100 KiB (baseline 120 "
+        "KiB) — acpi.sys is 150 KiB, over its limit of 100 KiB (owner: platform)",
         "##vso[task.logissue type=warning;sourcepath=budgets/b.yaml;linenumber=4;code=GATE002]"
-        "near.sys nonpaged_impacting_bytes: 90.0 KiB <= limit 100 KiB — 90%AZP25 of its limit",
+        "near.sys nonpaged_impacting_bytes: 90.0 KiB, 90%AZP25 of limit 100 KiB — 90%AZP25 of its "
+        "limit",
     ]
 
 

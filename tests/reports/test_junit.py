@@ -131,7 +131,8 @@ def test_failure_message_is_one_line_with_numbers(verdict: Verdict) -> None:
     message = failure.get("message")
     assert "\n" not in message
     assert message.startswith(
-        "acpi.sys nonpaged_impacting_bytes: 1.20 MiB > limit 1.00 MiB (baseline 1.02 MiB, +"
+        "acpi.sys nonpaged_impacting_bytes: 1.20 MiB, +205 KiB over limit 1.00 MiB (baseline "
+        "1.02 MiB); top call site acpi.sys!ACPIBuildDeviceExtension"
     )
     body = failure.text
     assert "GATE002 baseline.growth" in body

@@ -25,10 +25,13 @@ SELECT driver, (row_number() OVER (ORDER BY driver) - 1)::INTEGER AS driver_id
 FROM (SELECT DISTINCT driver FROM _nonpaged_sweep);
 
 -- Filled by peaks.py: per trace and driver with sweep events, and one '(total)' row per
--- trace (the peak of the sum over all drivers).
+-- trace (the peak of the sum over all drivers). The transient peak is reached just after the
+-- sweep event (peak_seq, peak_k): its s and k; NULL when the peak is 0.
 CREATE OR REPLACE TABLE _peaks (
     trace_id INTEGER,
     driver VARCHAR,
     nonpaged_peak_outstanding_bytes BIGINT,
-    nonpaged_transient_peak_bytes BIGINT
+    nonpaged_transient_peak_bytes BIGINT,
+    peak_seq BIGINT,
+    peak_k INTEGER
 );
