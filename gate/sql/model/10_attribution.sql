@@ -13,6 +13,8 @@ SELECT
     f.stack_id,
     -- driver that owns the first non-skipped frame, NULL when every frame is skipped
     arg_min(f.module, f.frame_index) FILTER (WHERE keep) AS module,
+    -- that frame's position in the stack (0 is the innermost frame)
+    min(f.frame_index) FILTER (WHERE keep) AS frame_index,
     -- that frame as 'module!function' or 'module+0xRVA': the allocating call site
     arg_min(
         CASE WHEN f.function IS NOT NULL THEN f.module || '!' || f.function
@@ -24,6 +26,28 @@ FROM (
     FROM stack_frames
 ) AS f
 GROUP BY f.trace_id, f.stack_id;
+
+-- frames: every frame of every stack with its name, as the reports show frames.
+--   trace_id      the trace (traces.trace_id)
+--   stack_id      the stack (allocations.stack_id)
+--   frame_index   position in the stack, 0 the innermost (the allocator)
+--   module        the frame's image, '' when the address is in no known image
+--   rva_bytes     offset into the image, NULL when unresolved
+--   function      the function from the build's PDB, NULL without one
+--   frame         'module!function', 'module+0xRVA', or the address '0x…' in no known image
+CREATE OR REPLACE VIEW frames AS
+SELECT
+    trace_id,
+    stack_id,
+    frame_index,
+    module,
+    rva_bytes,
+    function,
+    CASE WHEN function IS NOT NULL THEN module || '!' || function
+         WHEN module <> '' AND rva_bytes IS NOT NULL
+             THEN module || '+0x' || lower(printf('%x', rva_bytes))
+         ELSE '0x' || lower(printf('%x', address)) END AS frame
+FROM stack_frames;
 
 -- The first tag rule (in budget order) whose pattern matches each tag seen.
 CREATE OR REPLACE TABLE _tag_rule_match AS
