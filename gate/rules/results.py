@@ -99,6 +99,40 @@ class PeakMoment:
     trace: str  # the trace where the peak is highest
 
 
+# The node that stands for the frames above a driver's outermost frame (the kernel's loader,
+# a work item's dispatcher ...), folded: they say how the driver was called, not where it
+# allocates. A frame is never spelled like this (frames read 'module!...' or 'module+0x...').
+FOLDED_FRAMES = "(callers)"
+
+
+@dataclass(frozen=True)
+class StackNode:
+    """One function of a stack tree: what the allocations below it add up to."""
+
+    frame: str  # 'acpi.sys!ACPIInitStartACPI', 'acpi.sys+0x1a2b', or FOLDED_FRAMES
+    allocations: int
+    size_bytes: int
+    children: tuple[StackNode, ...] = ()
+
+
+@dataclass(frozen=True)
+class StackTree:
+    """A driver's allocations of one kind as a tree of functions, from the outermost frame in
+    the driver down to the allocating call site, largest first (WPA's expanded Stack column).
+
+    kind 'impacting': the allocations that make up the impacting bytes (each weighs its
+    effect on them); 'transient': those live at the transient peak (`peak`)."""
+
+    driver: str
+    kind: str  # impacting | transient
+    allocations: int  # of every allocation the tree covers, shown or not
+    size_bytes: int
+    roots: tuple[StackNode, ...]
+    without_stack_bytes: int = 0  # covered allocations attributed by tag, not by a stack
+    hidden_bytes: int = 0  # below --min-bytes or beyond --depth, summed into their parent
+    peak: PeakMoment | None = None
+
+
 @dataclass(frozen=True)
 class Waiver:
     driver: str
@@ -188,6 +222,8 @@ class Verdict:
     warn_as_error: bool = False
     figures: list[DriverFigures] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)  # about the run: baseline provenance, ...
+    # Stack trees of the drivers with a failing or warning check, by (driver, kind).
+    trees: dict[tuple[str, str], StackTree] = field(default_factory=dict)
 
     @classmethod
     def error(cls, problems: list[str], gate_version: str) -> Verdict:
