@@ -27,6 +27,7 @@ import typer
 
 from gate import DISTRIBUTION, __version__
 from gate.errors import BudgetError, GateError, TraceQualityError
+from gate.units import parse_bytes
 
 if TYPE_CHECKING:
     from gate.pipeline import ReportPaths, Verdict
@@ -476,6 +477,67 @@ def ingest(
             f"wrote {out}: {counts['traces']} trace(s), {counts['pool_allocations']:,} pool "
             f"allocations, {counts['images']:,} images, {counts['stack_frames']:,} stack frames"
         )
+
+    _guard(body)
+
+
+@app.command(epilog=_INPUTS_TEXT)
+def explain(
+    inputs: InputsArg,
+    driver: Annotated[
+        str,
+        typer.Option(
+            "--driver", "-d", help="The driver to explain, e.g. acpi.sys.", metavar="NAME"
+        ),
+    ],
+    budgets: BudgetsOpt = None,
+    window: WindowOpt = None,
+    pooltag: PooltagOpt = None,
+    skip_module: SkipModuleOpt = None,
+    symbols: SymbolsOpt = None,
+    depth: Annotated[
+        int | None,
+        typer.Option(
+            "--depth",
+            help="Show this many levels of functions below the driver's outermost frame.",
+            metavar="N",
+            min=1,
+            show_default=False,
+        ),
+    ] = None,
+    min_bytes: Annotated[
+        str,
+        typer.Option(
+            "--min-bytes",
+            help="Fold functions smaller than this into one line under their caller, e.g. 64KiB.",
+            metavar="SIZE",
+        ),
+    ] = "0",
+) -> None:
+    """Show where a driver's non-paged pool comes from: its impacting allocations and those
+    live at its transient peak, as trees of functions from the driver's outermost frame down
+    to the allocating call, largest first (WPA's expanded Stack column). Budgets are optional:
+    they give the window, attribution and symbols.
+
+    Example: gate explain boot.etl --driver contosonet.sys -b budgets/drivers.yaml --symbols
+    build/pdb --depth 6
+    """
+    from gate.pipeline import explain as run_explain
+    from gate.pipeline import settings_from_options
+
+    def body() -> None:
+        try:
+            floor = parse_bytes(min_bytes)
+        except ValueError as exc:
+            raise BudgetError([f"--min-bytes {exc}"]) from None
+        settings = settings_from_options(
+            budgets, window, None, pooltag, None, skip_modules=skip_module, symbols=symbols
+        )
+        _speed_hints(inputs)
+        text = run_explain(
+            inputs, settings, driver, depth=depth, min_bytes=floor, progress=_progress
+        )
+        typer.echo(text, nl=False)
 
     _guard(body)
 

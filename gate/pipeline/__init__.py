@@ -24,9 +24,11 @@ from gate.inputs import input_kind, read_trace, slow_to_decompress, stop_reading
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.inputs.symbols import parse_symbol_path, require_backend
 from gate.metrics import AGGREGATES
+from gate.pipeline.explain import driver_trees, report_trees
 from gate.pipeline.symbols import name_frames
 from gate.reports import render_console, write_reports
 from gate.reports.annotations import annotation_target, render_annotations
+from gate.reports.explain import render_explain
 from gate.rules.inputs import load_rule_inputs
 from gate.rules.judge import fail_on_warnings, figures, judge
 from gate.rules.results import Outcome, TraceSummary, Verdict
@@ -46,6 +48,7 @@ __all__ = [
     "annotation_target",
     "check",
     "demo_request",
+    "explain",
     "ingest",
     "inspect",
     "measure",
@@ -413,6 +416,7 @@ def check(
         checks = judge(store.con, findings, owners, settings.budgets.waivers, settings.today)
         if req.warn_as_error:
             fail_on_warnings(checks)
+        trees = report_trees(store.con, checks)
         return Verdict(
             checks=checks,
             traces=_trace_summaries(store),
@@ -424,6 +428,7 @@ def check(
             warn_as_error=req.warn_as_error,
             figures=figures(store.con),
             notes=notes,
+            trees=trees,
         )
 
 
@@ -493,6 +498,24 @@ def ingest(
     with Store() as store:
         load_inputs(store, inputs, progress)
         return export_normalized(store, out)
+
+
+def explain(
+    inputs: list[Path],
+    settings: RunSettings,
+    driver: str,
+    *,
+    depth: int | None = None,
+    min_bytes: int = 0,
+    progress: ProgressFactory | None = None,
+) -> str:
+    """`gate explain`: one driver's impacting and transient allocations as stack trees, with
+    the window, attribution and symbols a check of the same inputs would use."""
+    store, config, notes = open_and_model(inputs, settings, progress=progress)
+    with store:
+        prepare(store.con)
+        trees = driver_trees(store.con, driver, depth=depth, min_bytes=min_bytes)
+        return render_explain(driver.strip().lower(), config.window_label(), trees, notes)
 
 
 def inspect(trace: Path, *, progress: ProgressFactory | None = None) -> str:

@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Iterable
 
 from gate.metrics import HEADLINE_METRIC, format_value, is_bytes_metric, priority
-from gate.rules.results import RUN_METRIC, Check, Outcome, Verdict
+from gate.rules.results import RUN_METRIC, Check, Outcome, PeakMoment, StackTree, Verdict
 from gate.tables.drivers import PSEUDO_DRIVERS
 from gate.units import format_bytes, format_count, format_delta
 
@@ -33,9 +33,11 @@ __all__ = [
     "one_line",
     "ordered_for_machines",
     "outcome_word",
+    "peak_text",
     "plural",
     "status_word",
     "summary_phrase",
+    "tree_for",
     "truncate",
     "unattributed_line",
     "waiver_text",
@@ -255,3 +257,26 @@ def unattributed_line(verdict: Verdict) -> str:
     if not parts:
         return ""
     return f"{', '.join(parts)} of non-paged impacting pool belong to no driver"
+
+
+# Which stack tree explains a metric: the one whose allocations make up its figure.
+_TREE_OF_METRIC = {
+    "nonpaged_impacting_bytes": "impacting",
+    "nonpaged_transient_peak_bytes": "transient",
+}
+
+
+def tree_for(check: Check, verdict: Verdict) -> StackTree | None:
+    """The stack tree that explains `check`'s figure, if the verdict carries one."""
+    kind = _TREE_OF_METRIC.get(check.metric)
+    return verdict.trees.get((check.driver, kind)) if kind else None
+
+
+def peak_text(peak: PeakMoment, trace: str | None = None) -> str:
+    """'live at the transient peak: 80.0 KiB at 5.090 s in boot.etl' (`trace` as the report
+    shows the trace's path; the path itself when not given)."""
+    where = trace if trace is not None else one_line(peak.trace)
+    return (
+        f"live at the transient peak: {format_bytes(peak.peak_bytes)} at {peak.time_s:.3f} s "
+        f"in {where}"
+    )

@@ -16,6 +16,7 @@ from gate.reports.common import (
     format_value,
     one_line,
     outcome_word,
+    peak_text,
     plural,
     status_word,
     summary_phrase,
@@ -134,7 +135,7 @@ def render_console(verdict: Verdict, *, color: bool, width: int) -> str:
 def _evidence(check: Check) -> str:
     """Where to look: the top pool tags and allocating call sites of a failing driver."""
     key = "impacting_bytes" if "impacting" in check.metric else "allocated_bytes"
-    parts = []
+    parts = [peak_text(check.peak)] if check.peak is not None else []
     if check.top_tags:
         tags = ", ".join(f"{t.tag} {format_bytes(getattr(t, key))}" for t in check.top_tags[:3])
         parts.append(f"tags {tags}")

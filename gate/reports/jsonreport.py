@@ -14,7 +14,18 @@ from dataclasses import asdict
 from typing import Any
 
 from gate.reports.common import clean_text, is_bytes_metric, ordered_for_machines
-from gate.rules.results import CallSite, Check, DriverFigures, Finding, Outcome, TagUse, Verdict
+from gate.rules.results import (
+    CallSite,
+    Check,
+    DriverFigures,
+    Finding,
+    Outcome,
+    PeakMoment,
+    StackNode,
+    StackTree,
+    TagUse,
+    Verdict,
+)
 
 __all__ = ["FORMAT", "VERSION", "render_json"]
 
@@ -39,6 +50,7 @@ def render_json(verdict: Verdict) -> str:
         "notes": [clean_text(n) for n in verdict.notes],
         "checks": [_check(c) for c in ordered_for_machines(verdict.checks)],
         "figures": [_figures(f) for f in verdict.figures],
+        "trees": [_tree(verdict.trees[k]) for k in sorted(verdict.trees)],
     }
     return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
@@ -79,6 +91,36 @@ def _check(c: Check) -> dict[str, Any]:
         "findings": [_finding(f) for f in c.findings],
         "top_tags": [_tag(t) for t in c.top_tags],
         "top_sites": [_site(s) for s in c.top_sites],
+        "peak": _peak(c.peak),
+    }
+
+
+def _peak(p: PeakMoment | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"time_s": p.time_s, "peak_bytes": p.peak_bytes, "trace": clean_text(p.trace)}
+
+
+def _tree(t: StackTree) -> dict[str, Any]:
+    return {
+        "driver": t.driver,
+        "kind": t.kind,
+        "allocations": t.allocations,
+        "size_bytes": t.size_bytes,
+        "without_stack_bytes": t.without_stack_bytes,
+        "hidden_bytes": t.hidden_bytes,
+        "peak": _peak(t.peak),
+        "roots": [_node(n) for n in t.roots],
+    }
+
+
+def _node(n: StackNode) -> dict[str, Any]:
+    return {
+        "frame": clean_text(n.frame),
+        "allocations": n.allocations,
+        "size_bytes": n.size_bytes,
+        "hidden_bytes": n.hidden_bytes,
+        "children": [_node(c) for c in n.children],
     }
 
 

@@ -48,8 +48,11 @@ from gate.reports.common import (
     format_value,
     is_bytes_metric,
     one_line,
+    peak_text,
+    tree_for,
     waiver_text,
 )
+from gate.reports.explain import tree_lines
 from gate.rules.results import Check, Outcome, Verdict
 
 __all__ = ["NON_SCHEMA_ATTRIBUTES", "TRACE_SUITE", "render_junit"]
@@ -229,6 +232,8 @@ def _details(check: Check, verdict: Verdict) -> str:
         for f in check.findings[:_BODY_LIST_CAP]:
             lines.append(f"  [{f.rule_id} {f.rule_name}] {f.outcome.value}: {one_line(f.message)}")
         _more(lines, len(check.findings), "findings")
+    if check.peak is not None:
+        lines += ["", peak_text(check.peak)]
     if check.top_tags:
         lines.append("")
         lines.append("top pool tags (impacting / allocated / allocations):")
@@ -247,6 +252,9 @@ def _details(check: Check, verdict: Verdict) -> str:
                 f" / {format_bytes(s.allocated_bytes)} / {format_count(s.allocations)}"
             )
         _more(lines, len(check.top_sites), "call sites")
+    tree = tree_for(check, verdict)
+    if tree is not None:
+        lines += ["", *tree_lines(tree)]
     return clean_text("\n".join(lines))
 
 

@@ -25,6 +25,7 @@ from gate.reports.common import (
     format_value,
     one_line,
     outcome_word,
+    peak_text,
     plural,
     status_word,
     summary_phrase,
@@ -227,8 +228,7 @@ def _evidence(check: Check) -> list[str]:
     if check.peak is not None and (check.top_tags or check.top_sites):
         p = check.peak
         lines += [
-            f"Live at the transient peak: {format_bytes(p.peak_bytes)} at {p.time_s:.3f} s in "
-            f"{_code(p.trace)}",
+            "L" + peak_text(p, _code(p.trace))[1:],
             "",
         ]
     evidence = evidence_for(check.metric)

@@ -56,3 +56,9 @@ CREATE OR REPLACE TABLE _evidence_wanted (
     pool VARCHAR NOT NULL,              -- nonpaged | paged: which pool's rows explain it
     order_by VARCHAR NOT NULL           -- impacting_bytes | allocated_bytes: how they rank
 );
+
+-- Internal: the stack trees the pipeline wants (gate/rules/trees.py, _stack_tree*.sql).
+CREATE OR REPLACE TABLE _tree_wanted (
+    driver VARCHAR NOT NULL,
+    kind VARCHAR NOT NULL               -- impacting | transient
+);

@@ -189,6 +189,15 @@ def _source(metric: str) -> str | None:
     return evidence[0] if evidence is not None else None
 
 
+def peak_moments(con: duckdb.DuckDBPyConnection) -> dict[str, PeakMoment]:
+    """When each driver's transient peak is reached, in the trace where it is highest."""
+    rows = con.execute(
+        "SELECT m.driver, m.peak_s, m.peak_bytes, t.source_path FROM driver_peak_moments AS m "
+        "JOIN traces AS t USING (trace_id)"
+    ).fetchall()
+    return {d: PeakMoment(float(s), int(b), str(src)) for d, s, b, src in rows}
+
+
 def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None:
     """Give each check its top pool tags and call sites (`_evidence.sql`, one query for all).
 
@@ -208,13 +217,7 @@ def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None
     con.execute("DELETE FROM _evidence_wanted").fetchall()
     insert_rows(con, "_evidence_wanted", rows)
     found = con.execute(sql_text("gate.rules", "_evidence.sql"), [TOP_EVIDENCE]).fetchall()
-    moments = {
-        driver: PeakMoment(float(peak_s), int(peak_bytes), source)
-        for driver, peak_s, peak_bytes, source in con.execute(
-            "SELECT m.driver, m.peak_s, m.peak_bytes, t.source_path FROM driver_peak_moments AS m "
-            "JOIN traces AS t USING (trace_id)"
-        ).fetchall()
-    }
+    moments = peak_moments(con)
     for (driver, metric), c in wanted.items():
         if _source(metric) == "peak":
             c.peak = moments.get(driver)

@@ -113,6 +113,7 @@ class StackNode:
     allocations: int
     size_bytes: int
     children: tuple[StackNode, ...] = ()
+    hidden_bytes: int = 0  # of callees not shown (below --min-bytes or --depth)
 
 
 @dataclass(frozen=True)

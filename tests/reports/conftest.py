@@ -21,6 +21,8 @@ from gate.rules.results import (
     DriverFigures,
     Finding,
     Outcome,
+    StackNode,
+    StackTree,
     TagUse,
     TraceSummary,
     Verdict,
@@ -323,6 +325,22 @@ def make_verdict() -> Verdict:
         gate_version="0.1.0-test",
         figures=_figures(),
         notes=["baseline recorded by gate 0.0.9"],
+        trees={("acpi.sys", "impacting"): _acpi_tree()},
+    )
+
+
+def _acpi_tree() -> StackTree:
+    """acpi.sys's impacting allocations: 1.20 MiB, most under ACPIInitStartACPI."""
+    site = StackNode("acpi.sys!ACPIBuildDeviceExtension", 255, 1_048_576)
+    init = StackNode("acpi.sys!ACPIInitStartACPI", 255, 1_048_576, (site,))
+    entry = StackNode("acpi.sys!DriverEntry", 300, 1_200_000, (init,), hidden_bytes=151_424)
+    return StackTree(
+        driver="acpi.sys",
+        kind="impacting",
+        allocations=310,
+        size_bytes=1_258_291,
+        roots=(StackNode("(callers)", 300, 1_200_000, (entry,)),),
+        without_stack_bytes=58_291,
     )
 
 

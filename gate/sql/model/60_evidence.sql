@@ -59,7 +59,7 @@ QUALIFY row_number() OVER (
 -- The transient allocations live at each driver's peak moment: allocated at or before the
 -- allocation that reached the peak (in trace order) and freed after it.
 CREATE OR REPLACE TABLE _peak_live AS
-SELECT w.driver, w.tag, w.call_site, w.size_bytes
+SELECT w.driver, w.tag, w.call_site, w.size_bytes, w.trace_id, w.stack_id, w.attribution
 FROM allocations_windowed AS w
 JOIN driver_peak_moments AS m ON m.trace_id = w.trace_id AND m.driver = w.driver
 WHERE w.nonpaged AND w.window_type = 'AIFI'
