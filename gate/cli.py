@@ -356,6 +356,14 @@ def check(
             show_default=False,
         ),
     ] = None,
+    allow_baseline_mismatch: Annotated[
+        bool,
+        typer.Option(
+            "--allow-baseline-mismatch",
+            help="Compare with a baseline recorded with another window, aggregate or "
+            "attribution instead of refusing it; every report then says so.",
+        ),
+    ] = False,
     window: WindowOpt = None,
     aggregate: AggregateOpt = None,
     pooltag: PooltagOpt = None,
@@ -443,6 +451,7 @@ def check(
                 baseline_traces=list(baseline_trace or []),
                 rules_dir=rules,
                 warn_as_error=warn_as_error,
+                allow_baseline_mismatch=allow_baseline_mismatch,
             ),
             progress=_progress,
             reports=reports,

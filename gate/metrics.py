@@ -21,6 +21,7 @@ __all__ = [
     "COUNT_METRICS",
     "HEADLINE_METRIC",
     "METRICS",
+    "METRICS_VERSION",
     "TRACE_QUALITY",
     "Metric",
     "evidence_for",
@@ -30,6 +31,10 @@ __all__ = [
 ]
 
 Pool = Literal["nonpaged", "paged"]
+
+# The version of the metric definitions: raised whenever a metric would come out differently
+# from the same trace, so that baselines computed before are not compared as if alike.
+METRICS_VERSION = 1
 
 
 def priority(metric: str) -> int:

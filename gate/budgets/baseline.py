@@ -2,10 +2,22 @@
 
 The file is sorted and indented so that a baseline update reads well as a diff:
 
-    {"format": "gate-baseline", "version": 1, "gate_version": "...", "created_utc": "...",
+    {"format": "gate-baseline", "version": 2, "gate_version": "...", "created_utc": "...",
      "window": "whole trace", "aggregate": "max",
+     "settings": {"window": "whole trace", "aggregate": "max", "metrics_version": 1,
+                  "attribution": {"skip_modules": [...], "tag_rules": [["Cn*", "x.sys"]],
+                                  "pooltag_sha256": [...]}},
      "traces": [{"source": "boot1.etl", "sha256": "...", "format": "etl"}],
-     "drivers": {"acpi.sys": {"nonpaged_impacting_bytes": 1048576, ...}, "(total)": {...}}}
+     "drivers": {"acpi.sys": {"nonpaged_impacting_bytes": 1048576, ...}, "(total)": {...}},
+     "evidence": {"acpi.sys": {"nonpaged_impacting_bytes": {
+         "sites": [{"name": "acpi.sys!ACPIInitStartACPI", "bytes": 1048576, "allocations": 255}],
+         "tags": [...], "rest": {"sites": {"bytes": 0, "allocations": 0, "count": 0},
+                                 "tags": {...}}}}}}
+
+`settings` are what the figures depend on besides the traces: a check with other settings
+refuses the baseline (gate.pipeline). `evidence` keeps, per driver and metric, the top call
+sites and tags (the rest summed), so that a growth failure can say what grew. Version 1 files
+(no settings, no evidence) are still read; reports say what they lack.
 """
 
 from __future__ import annotations
@@ -22,7 +34,40 @@ from gate.errors import BaselineError
 from gate.fileio import path_text, write_text_atomic
 
 FORMAT_NAME = "gate-baseline"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READ_VERSIONS = (1, 2)
+# Call sites and tags kept per driver, metric and kind: enough to name what grew, small
+# enough that 400 drivers make a baseline of a few hundred kilobytes.
+EVIDENCE_TOP = 20
+_MAX_EVIDENCE_ROWS = 1000
+
+
+@dataclass(frozen=True)
+class EvidenceRow:
+    """One call site or tag of a baseline: its share of the metric's figure."""
+
+    name: str
+    size_bytes: int
+    allocations: int
+
+
+@dataclass(frozen=True)
+class EvidenceRest:
+    """What a baseline's top rows leave out, summed."""
+
+    size_bytes: int = 0
+    allocations: int = 0
+    count: int = 0
+
+
+@dataclass(frozen=True)
+class MetricEvidence:
+    """The top call sites and tags of one driver's metric in the baseline."""
+
+    sites: tuple[EvidenceRow, ...] = ()
+    tags: tuple[EvidenceRow, ...] = ()
+    rest_sites: EvidenceRest = EvidenceRest()
+    rest_tags: EvidenceRest = EvidenceRest()
 
 
 @dataclass
@@ -34,6 +79,11 @@ class Baseline:
     source: str  # file path or description, for reports
     created_utc: str = ""
     gate_version: str = __version__
+    # What the figures were computed with (None: a version 1 file, which did not say).
+    settings: dict[str, object] | None = None
+    # driver -> metric -> top call sites and tags (None: a version 1 file, which has none).
+    evidence: dict[str, dict[str, MetricEvidence]] | None = None
+    version: int = FORMAT_VERSION
 
     def rows(self) -> list[tuple[str, str, float]]:
         return [(d, m, v) for d, ms in self.drivers.items() for m, v in ms.items()]
@@ -55,8 +105,29 @@ def to_json(b: Baseline) -> str:
         "drivers": {
             d: {m: _number(v) for m, v in sorted(ms.items())} for d, ms in sorted(b.drivers.items())
         },
+        "settings": b.settings or {},
+        "evidence": {
+            d: {m: _evidence_json(e) for m, e in sorted(ms.items())}
+            for d, ms in sorted((b.evidence or {}).items())
+        },
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _evidence_json(e: MetricEvidence) -> dict[str, object]:
+    def rows(items: tuple[EvidenceRow, ...]) -> list[dict[str, object]]:
+        return [
+            {"name": r.name, "bytes": r.size_bytes, "allocations": r.allocations} for r in items
+        ]
+
+    def rest(r: EvidenceRest) -> dict[str, int]:
+        return {"bytes": r.size_bytes, "allocations": r.allocations, "count": r.count}
+
+    return {
+        "sites": rows(e.sites),
+        "tags": rows(e.tags),
+        "rest": {"sites": rest(e.rest_sites), "tags": rest(e.rest_tags)},
+    }
 
 
 def write_baseline(path: Path, b: Baseline) -> None:
@@ -182,12 +253,12 @@ def read_baseline(path: Path) -> Baseline:
     doc = _load_json(path)
     if not isinstance(doc, dict) or doc.get("format") != FORMAT_NAME:
         raise BaselineError(f"{shown}: not a gate baseline (format is not '{FORMAT_NAME}')")
-    if doc.get("version") != FORMAT_VERSION or isinstance(doc.get("version"), bool):
-        version = doc.get("version")
+    version = doc.get("version")
+    if isinstance(version, bool) or version not in READ_VERSIONS:
         got = repr(version) if isinstance(version, (int, float, str)) else type(version).__name__
         raise BaselineError(
             f"{shown}: baseline version {got[:20]} is not supported "
-            f"(this gate reads version {FORMAT_VERSION})"
+            f"(this gate reads versions {', '.join(map(str, READ_VERSIONS))})"
         )
     drivers = doc.get("drivers")
     if not isinstance(drivers, dict):
@@ -212,4 +283,78 @@ def read_baseline(path: Path) -> Baseline:
         source=shown,
         created_utc=_text(doc.get("created_utc", "")),
         gate_version=_text(doc.get("gate_version", "")),
+        settings=_settings(shown, doc.get("settings")) if version >= 2 else None,
+        evidence=_evidence(shown, doc.get("evidence")) if version >= 2 else None,
+        version=int(version),
+    )
+
+
+def _settings(shown: str, value: object) -> dict[str, object]:
+    """The recorded settings as plain JSON values (compared, never interpreted)."""
+    if not isinstance(value, dict):
+        raise BaselineError(f"{shown}: key 'settings': expected a mapping")
+    for key in value:
+        _name(shown, f"settings.{key}", str(key))
+    return dict(value)
+
+
+def _evidence(shown: str, value: object) -> dict[str, dict[str, MetricEvidence]]:
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BaselineError(f"{shown}: key 'evidence': expected a mapping of driver to metrics")
+    out: dict[str, dict[str, MetricEvidence]] = {}
+    for driver, metrics in value.items():
+        key = f"evidence.{driver}"
+        _name(shown, key, driver)
+        if not isinstance(metrics, dict):
+            raise BaselineError(f"{shown}: key {_key(key)}: expected a mapping of metrics")
+        for metric, entry in metrics.items():
+            _name(shown, f"{key}.{metric}", metric)
+            out.setdefault(driver, {})[metric] = _metric_evidence(shown, f"{key}.{metric}", entry)
+    return out
+
+
+def _metric_evidence(shown: str, key: str, entry: object) -> MetricEvidence:
+    if not isinstance(entry, dict):
+        raise BaselineError(f"{shown}: key {_key(key)}: expected sites, tags and rest")
+    rest = entry.get("rest", {})
+    if not isinstance(rest, dict):
+        raise BaselineError(f"{shown}: key {_key(key + '.rest')}: expected a mapping")
+    return MetricEvidence(
+        sites=_rows(shown, f"{key}.sites", entry.get("sites", [])),
+        tags=_rows(shown, f"{key}.tags", entry.get("tags", [])),
+        rest_sites=_rest(shown, f"{key}.rest.sites", rest.get("sites", {})),
+        rest_tags=_rest(shown, f"{key}.rest.tags", rest.get("tags", {})),
+    )
+
+
+def _rows(shown: str, key: str, items: object) -> tuple[EvidenceRow, ...]:
+    if not isinstance(items, list) or len(items) > _MAX_EVIDENCE_ROWS:
+        raise BaselineError(
+            f"{shown}: key {_key(key)}: expected a list of at most {_MAX_EVIDENCE_ROWS} rows"
+        )
+    out = []
+    for i, item in enumerate(items):
+        where = f"{key}[{i}]"
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+            raise BaselineError(f"{shown}: key {_key(where)}: expected name, bytes, allocations")
+        out.append(
+            EvidenceRow(
+                _name(shown, f"{where}.name", item["name"]),
+                int(_value(shown, f"{where}.bytes", item.get("bytes"))),
+                int(_value(shown, f"{where}.allocations", item.get("allocations"))),
+            )
+        )
+    return tuple(out)
+
+
+def _rest(shown: str, key: str, item: object) -> EvidenceRest:
+    if not isinstance(item, dict):
+        raise BaselineError(f"{shown}: key {_key(key)}: expected bytes, allocations, count")
+    return EvidenceRest(
+        *(
+            int(_value(shown, f"{key}.{k}", item.get(k, 0)))
+            for k in ("bytes", "allocations", "count")
+        )
     )

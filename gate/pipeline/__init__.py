@@ -24,11 +24,13 @@ from gate.inputs import input_kind, read_trace, slow_to_decompress, stop_reading
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.inputs.symbols import parse_symbol_path, require_backend
 from gate.metrics import AGGREGATES
+from gate.pipeline.baselines import check_baseline, recorded_settings
 from gate.pipeline.explain import driver_trees, report_trees
 from gate.pipeline.symbols import name_frames
 from gate.reports import render_console, write_reports
 from gate.reports.annotations import annotation_target, render_annotations
 from gate.reports.explain import render_explain
+from gate.rules.evidence import attach_growth, record_evidence
 from gate.rules.inputs import load_rule_inputs
 from gate.rules.judge import fail_on_warnings, figures, judge
 from gate.rules.results import Outcome, TraceSummary, Verdict
@@ -266,12 +268,16 @@ def measure(
     store, config, _ = open_and_model(inputs, settings, progress=progress)
     with store:
         warnings = trace_quality(store)
+        prepare(store.con)
+        load_rule_inputs(store.con, settings.budgets, None)
         baseline = Baseline(
             drivers=measured_figures(store),
             traces=trace_provenance(store),
             window=config.window_label(),
             aggregate=config.aggregate,
             source=", ".join(str(p) for p in inputs),
+            settings=recorded_settings(config, settings.attribution().pooltag_paths),
+            evidence=record_evidence(store.con),
         )
         return Measurement(baseline, warnings)
 
@@ -366,6 +372,7 @@ class CheckRequest:
     baseline_traces: list[Path] = field(default_factory=list)
     rules_dir: Path | None = None
     warn_as_error: bool = False
+    allow_baseline_mismatch: bool = False  # compare with a baseline of other settings
 
     def files_read(self) -> list[Path]:
         """Every file the run reads: traces, budgets, baseline, pooltag.txt files, rules."""
@@ -399,8 +406,13 @@ def check(
         outputs.append(("database", settings.db_path))
     refuse_overlap(outputs, req.files_read())
     baseline: Baseline | None = None
+    baseline_notes: list[str] = []
     if req.baseline_file is not None:
         baseline = read_baseline(req.baseline_file)
+        current = recorded_settings(settings.model_config(), settings.attribution().pooltag_paths)
+        baseline_notes = check_baseline(
+            baseline, current, allow_mismatch=req.allow_baseline_mismatch
+        )
     if req.baseline_traces:
         reference = replace(settings, db_path=None)
         baseline = measure(req.baseline_traces, reference, progress=progress).baseline
@@ -416,6 +428,8 @@ def check(
         checks = judge(store.con, findings, owners, settings.budgets.waivers, settings.today)
         if req.warn_as_error:
             fail_on_warnings(checks)
+        if baseline is not None:
+            attach_growth(store.con, checks, recorded=baseline.evidence is not None)
         trees = report_trees(store.con, checks)
         return Verdict(
             checks=checks,
@@ -427,7 +441,7 @@ def check(
             gate_version=__version__,
             warn_as_error=req.warn_as_error,
             figures=figures(store.con),
-            notes=notes,
+            notes=[*baseline_notes, *notes],
             trees=trees,
         )
 

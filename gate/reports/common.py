@@ -12,7 +12,15 @@ from collections import Counter
 from collections.abc import Iterable
 
 from gate.metrics import HEADLINE_METRIC, format_value, is_bytes_metric, priority
-from gate.rules.results import RUN_METRIC, Check, Outcome, PeakMoment, StackTree, Verdict
+from gate.rules.results import (
+    RUN_METRIC,
+    Check,
+    Growth,
+    Outcome,
+    PeakMoment,
+    StackTree,
+    Verdict,
+)
 from gate.tables.drivers import PSEUDO_DRIVERS
 from gate.units import format_bytes, format_count, format_delta
 
@@ -29,6 +37,7 @@ __all__ = [
     "format_count",
     "format_delta",
     "format_value",
+    "growth_phrase",
     "is_bytes_metric",
     "one_line",
     "ordered_for_machines",
@@ -163,7 +172,10 @@ def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
         )
         if other[1] is not None:
             text += f" ({other[0]} {format_value(m, other[1])})"
-    if check.top_sites and check.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.WAIVED):
+    grew = growth_phrase(check)
+    if grew:
+        text += f"; {grew}"
+    elif check.top_sites and check.outcome in (Outcome.FAIL, Outcome.WARN, Outcome.WAIVED):
         text += f"; top call site {check.top_sites[0].site}"
     reason = check.message or _first_message(check)
     if reason:
@@ -172,6 +184,34 @@ def check_headline(check: Check, limit: int = MESSAGE_CAP) -> str:
     if check.waiver is not None and check.waiver.expired and "expired" not in reason:
         text = f"{text} [{waiver_text(check)}]"
     return one_line(text, limit)
+
+
+def growth_phrase(check: Check) -> str:
+    """What grew since the baseline, e.g. `+192 KiB at contosonet.sys!NetInitQueues (new),
+    tag CnQu +192 KiB`; for a driver the baseline does not know, what it allocates; '' when
+    the check compared nothing."""
+    if check.grew_unknown:
+        return "the baseline keeps no call sites to say what grew"
+    if not check.grew:
+        return ""
+    sites = [g for g in check.grew if g.kind == "site"][:2]
+    tags = [g for g in check.grew if g.kind == "tag"][:1]
+    if not check.baseline:  # nothing of it in the baseline: a new driver, or new use
+        parts = [f"{format_bytes(g.observed_bytes)} at {g.name}" for g in sites]
+        parts += [f"tag {g.name} {format_bytes(g.observed_bytes)}" for g in tags]
+        return "new since the baseline: " + ", ".join(parts)
+    parts = [f"{format_bytes(g.delta_bytes, signed=True)} at {g.name}{_was(g)}" for g in sites]
+    parts += [
+        f"tag {g.name} {format_bytes(g.delta_bytes, signed=True)}{' (new)' if g.new else ''}"
+        for g in tags
+    ]
+    return ", ".join(parts)
+
+
+def _was(g: Growth) -> str:
+    if g.baseline_bytes is not None:
+        return f" (was {format_bytes(g.baseline_bytes)})"
+    return " (new)" if g.new else " (not among the baseline's top entries)"
 
 
 def _first_message(check: Check) -> str:

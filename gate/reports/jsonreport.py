@@ -19,6 +19,7 @@ from gate.rules.results import (
     Check,
     DriverFigures,
     Finding,
+    Growth,
     Outcome,
     PeakMoment,
     StackNode,
@@ -92,6 +93,18 @@ def _check(c: Check) -> dict[str, Any]:
         "top_tags": [_tag(t) for t in c.top_tags],
         "top_sites": [_site(s) for s in c.top_sites],
         "peak": _peak(c.peak),
+        "grew": None if c.grew is None else [_growth(g) for g in c.grew],
+        "grew_unknown": c.grew_unknown,
+    }
+
+
+def _growth(g: Growth) -> dict[str, Any]:
+    return {
+        "kind": g.kind,
+        "name": clean_text(g.name),
+        "observed_bytes": g.observed_bytes,
+        "baseline_bytes": g.baseline_bytes,
+        "new": g.new,
     }
 
 

@@ -48,6 +48,28 @@ CREATE OR REPLACE TABLE baseline_values (
     value DOUBLE NOT NULL               -- the baseline's value, in the metric's unit
 );
 
+-- baseline_evidence: the baseline's top call sites and tags per driver and metric; one rest
+-- row per (driver, metric, kind) recorded, also when nothing was left out, so that "recorded
+-- and empty" differs from "not recorded" (a version 1 baseline records none).
+CREATE OR REPLACE TABLE baseline_evidence (
+    driver VARCHAR NOT NULL,            -- driver name
+    metric VARCHAR NOT NULL,            -- metric name
+    kind VARCHAR NOT NULL,              -- site | tag
+    name VARCHAR NOT NULL,              -- the call site or tag; '' on the rest row
+    value_bytes BIGINT NOT NULL,        -- its share of the metric's evidence figure
+    allocations BIGINT NOT NULL,        -- allocations behind it
+    rest BOOLEAN NOT NULL               -- the row sums what the top rows leave out
+);
+
+-- Internal: the checks whose growth the judge explains (gate/rules/evidence.py, _growth.sql).
+CREATE OR REPLACE TABLE _growth_wanted (
+    driver VARCHAR NOT NULL,
+    metric VARCHAR NOT NULL,
+    source VARCHAR NOT NULL,            -- as in _evidence_wanted
+    pool VARCHAR NOT NULL,
+    order_by VARCHAR NOT NULL
+);
+
 -- Internal: the checks whose evidence the judge wants (gate/rules/judge.py, _evidence.sql).
 CREATE OR REPLACE TABLE _evidence_wanted (
     driver VARCHAR NOT NULL,

@@ -65,3 +65,20 @@ SELECT driver FROM budget_entries WHERE driver <> '*';
 CREATE OR REPLACE VIEW cfg_rules AS
 SELECT c.unbudgeted, EXISTS (SELECT 1 FROM budget_entries WHERE driver = '*') AS has_default
 FROM cfg_budgets AS c;
+
+-- _evidence_rows: every tag and call site of the model's evidence tables, labelled by where
+-- it comes from (window: the whole window; peak: live at the transient peak) and its kind.
+--   source, kind, driver, pool, name, impacting_bytes, allocated_bytes, allocations
+CREATE OR REPLACE VIEW _evidence_rows AS
+SELECT 'window' AS source, 'tag' AS kind, driver, pool, tag AS name, impacting_bytes,
+       allocated_bytes, allocations
+FROM driver_tags
+UNION ALL
+SELECT 'window', 'site', driver, pool, call_site, impacting_bytes, allocated_bytes, allocations
+FROM driver_call_sites
+UNION ALL
+SELECT 'peak', 'tag', driver, pool, tag, impacting_bytes, allocated_bytes, allocations
+FROM driver_peak_tags
+UNION ALL
+SELECT 'peak', 'site', driver, pool, call_site, impacting_bytes, allocated_bytes, allocations
+FROM driver_peak_call_sites;

@@ -10,6 +10,7 @@ import duckdb
 
 from gate.budgets.baseline import Baseline
 from gate.budgets.model import BudgetSet, DriverBudget
+from gate.rules.evidence import load_baseline_evidence
 from gate.store.store import insert_rows
 
 
@@ -58,3 +59,5 @@ def load_rule_inputs(
     )
     if baseline is not None:
         insert_rows(con, "baseline_values", [list(r) for r in baseline.rows()])
+        if baseline.evidence:
+            load_baseline_evidence(con, baseline.evidence)

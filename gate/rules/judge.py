@@ -14,21 +14,16 @@ from datetime import date
 import duckdb
 
 from gate.budgets.model import WaiverRule
-from gate.metrics import METRICS, evidence_for
+from gate.metrics import METRICS
+from gate.rules.evidence import attach_evidence
 from gate.rules.results import (
-    CallSite,
     Check,
     DriverFigures,
     Finding,
     Outcome,
-    PeakMoment,
-    TagUse,
     Waiver,
 )
-from gate.store.store import insert_rows, sql_text
 from gate.tables.drivers import TOTAL
-
-TOP_EVIDENCE = 5
 
 
 def judge(
@@ -182,48 +177,3 @@ def _message(c: Check) -> str:
         else:
             parts.append(f"waived until {c.waiver.expires}: {c.waiver.reason}")
     return "; ".join(parts)
-
-
-def _source(metric: str) -> str | None:
-    evidence = evidence_for(metric)
-    return evidence[0] if evidence is not None else None
-
-
-def peak_moments(con: duckdb.DuckDBPyConnection) -> dict[str, PeakMoment]:
-    """When each driver's transient peak is reached, in the trace where it is highest."""
-    rows = con.execute(
-        "SELECT m.driver, m.peak_s, m.peak_bytes, t.source_path FROM driver_peak_moments AS m "
-        "JOIN traces AS t USING (trace_id)"
-    ).fetchall()
-    return {d: PeakMoment(float(s), int(b), str(src)) for d, s, b, src in rows}
-
-
-def attach_evidence(con: duckdb.DuckDBPyConnection, checks: list[Check]) -> None:
-    """Give each check its top pool tags and call sites (`_evidence.sql`, one query for all).
-
-    Which pool's rows explain a metric, and by which figure they rank, is the metric
-    catalog's `evidence_for`; totals and metrics without pool evidence get none.
-    """
-    wanted: dict[tuple[str, str], Check] = {}
-    rows: list[list[object]] = []
-    for c in checks:
-        evidence = evidence_for(c.metric)
-        if c.driver == TOTAL or evidence is None:
-            continue
-        wanted[(c.driver, c.metric)] = c
-        rows.append([c.driver, c.metric, *evidence])
-    if not rows:
-        return
-    con.execute("DELETE FROM _evidence_wanted").fetchall()
-    insert_rows(con, "_evidence_wanted", rows)
-    found = con.execute(sql_text("gate.rules", "_evidence.sql"), [TOP_EVIDENCE]).fetchall()
-    moments = peak_moments(con)
-    for (driver, metric), c in wanted.items():
-        if _source(metric) == "peak":
-            c.peak = moments.get(driver)
-    for driver, metric, kind, name, impacting, allocated, allocations in found:
-        c = wanted[(driver, metric)]
-        if kind == "tag":
-            c.top_tags.append(TagUse(name, int(impacting), int(allocated), int(allocations)))
-        else:
-            c.top_sites.append(CallSite(name, int(impacting), int(allocated), int(allocations)))

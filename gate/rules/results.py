@@ -99,6 +99,21 @@ class PeakMoment:
     trace: str  # the trace where the peak is highest
 
 
+@dataclass(frozen=True)
+class Growth:
+    """A call site or tag whose share of a check's figure grew over the baseline's."""
+
+    kind: str  # site | tag
+    name: str
+    observed_bytes: int
+    baseline_bytes: int | None  # None: not among the baseline's top rows
+    new: bool  # not in the baseline at all (its top rows held everything it had)
+
+    @property
+    def delta_bytes(self) -> int:
+        return self.observed_bytes - (self.baseline_bytes or 0)
+
+
 # The node that stands for the frames above a driver's outermost frame (the kernel's loader,
 # a work item's dispatcher ...), folded: they say how the driver was called, not where it
 # allocates. A frame is never spelled like this (frames read 'module!...' or 'module+0x...').
@@ -166,6 +181,10 @@ class Check:
     top_sites: list[CallSite] = field(default_factory=list)
     warned_as_error: bool = False  # a warning that fails the run because of --warn-as-error
     peak: PeakMoment | None = None  # transient peak checks: when the evidence is from
+    # What grew since the baseline, largest first (growth and new-driver checks); None when not
+    # asked. grew_unknown: asked, but the baseline keeps no call sites for this figure.
+    grew: list[Growth] | None = None
+    grew_unknown: bool = False
 
     @property
     def excess(self) -> float:

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import duckdb
 
-from gate.rules.judge import peak_moments
+from gate.rules.evidence import peak_moments
 from gate.rules.results import FOLDED_FRAMES, StackNode, StackTree
 from gate.store.store import insert_rows, run_script, sql_text
 

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from gate.budgets.baseline import Baseline, read_baseline, write_baseline
+from gate.budgets.baseline import (
+    Baseline,
+    EvidenceRest,
+    EvidenceRow,
+    MetricEvidence,
+    read_baseline,
+    write_baseline,
+)
 from gate.errors import BaselineError
 
 
@@ -122,10 +129,89 @@ def test_wrong_shapes_and_versions(tmp_path: Path) -> None:
     )
     text = json.dumps({"format": "gate-baseline", "version": [1] * 99})
     assert _error(tmp_path, text) == (
-        "base.json: baseline version list is not supported (this gate reads version 1)"
+        "base.json: baseline version list is not supported (this gate reads versions 1, 2)"
     )
     text = json.dumps({"format": "gate-baseline", "version": 1, "drivers": {"a.sys": 3}})
     assert _error(tmp_path, text) == "base.json: key 'drivers.a.sys': expected a mapping of metrics"
     assert _error(tmp_path, '{"format": "gate-baseline",') == (
         "base.json:1:28: not valid JSON: Expecting property name enclosed in double quotes"
     )
+
+
+def _v2(evidence: object) -> str:
+    doc = {
+        "format": "gate-baseline",
+        "version": 2,
+        "drivers": {"a.sys": {"nonpaged_impacting_bytes": 10}},
+        "settings": {"window": "whole trace"},
+        "evidence": evidence,
+    }
+    return json.dumps(doc)
+
+
+def test_round_trip_keeps_settings_and_evidence(tmp_path: Path) -> None:
+    evidence = {
+        "a.sys": {
+            "nonpaged_impacting_bytes": MetricEvidence(
+                sites=(EvidenceRow("a.sys!Init", 4096, 2), EvidenceRow("a.sys+0x10", -512, 1)),
+                tags=(EvidenceRow("Abcd", 3584, 3),),
+                rest_sites=EvidenceRest(100, 4, 2),
+                rest_tags=EvidenceRest(),
+            )
+        }
+    }
+    written = Baseline(
+        drivers={"a.sys": {"nonpaged_impacting_bytes": 3684.0}},
+        traces=[],
+        window="whole trace",
+        aggregate="max",
+        source="",
+        settings={"window": "whole trace", "attribution": {"skip_modules": ["x.sys"]}},
+        evidence=evidence,
+    )
+    path = tmp_path / "base.json"
+    write_baseline(path, written)
+    read = read_baseline(path)
+    assert read.version == 2
+    assert read.settings == written.settings
+    assert read.evidence == evidence
+
+
+def test_a_version_1_file_has_no_settings_or_evidence(tmp_path: Path) -> None:
+    path = tmp_path / "base.json"
+    path.write_text(json.dumps(_doc(**{"a.sys": {"m": 1}})))
+    read = read_baseline(path)
+    assert (read.version, read.settings, read.evidence) == (1, None, None)
+
+
+@pytest.mark.parametrize(
+    ("evidence", "message"),
+    [
+        ([], "base.json: key 'evidence': expected a mapping of driver to metrics"),
+        ({"a.sys": []}, "base.json: key 'evidence.a.sys': expected a mapping of metrics"),
+        ({"a.sys": {"m": 1}}, "base.json: key 'evidence.a.sys.m': expected sites, tags and rest"),
+        (
+            {"a.sys": {"m": {"sites": [{"name": 1}]}}},
+            "base.json: key 'evidence.a.sys.m.sites[0]': expected name, bytes, allocations",
+        ),
+        (
+            {"a.sys": {"m": {"sites": [{"name": "x", "bytes": "1", "allocations": 1}]}}},
+            "base.json: key 'evidence.a.sys.m.sites[0].bytes': expected a number below 2**63, "
+            "got str",
+        ),
+        (
+            {"a.sys": {"m": {"tags": [{"name": "x", "bytes": 1, "allocations": 1}] * 1001}}},
+            "base.json: key 'evidence.a.sys.m.tags': expected a list of at most 1000 rows",
+        ),
+        (
+            {"a.sys": {"m": {"rest": {"sites": {"bytes": 2**70}}}}},
+            "base.json: key 'evidence.a.sys.m.rest.sites.bytes': expected a number below 2**63",
+        ),
+        (
+            {"a\x01.sys": {}},
+            "base.json: key 'evidence.a\\x01.sys': a name that holds U+0001",
+        ),
+    ],
+)
+def test_hostile_evidence_is_one_line(tmp_path: Path, evidence: object, message: str) -> None:
+    assert message in _error(tmp_path, _v2(evidence))

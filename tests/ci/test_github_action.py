@@ -165,7 +165,10 @@ def test_pip_downloads_are_cached_on_the_actions_own_pyproject(workspace: Path) 
 
 
 def test_quoted_extra_arguments_reach_the_gate(workspace: Path) -> None:
-    inputs = {**SAMPLE_INPUTS, "args": "--aggregate median --window '0s..45s'"}
+    inputs = {
+        **SAMPLE_INPUTS,
+        "args": "--aggregate median --window '0s..45s' --allow-baseline-mismatch",
+    }
     run, _ = _run(workspace, {**inputs, "json": "out dir/report.json", "markdown": ""})
     assert run.steps[-1].exit_code == 1
     document = json.loads((workspace / "out dir" / "report.json").read_text(encoding="utf-8"))
