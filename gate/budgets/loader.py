@@ -35,6 +35,7 @@ from gate.budgets.model import (
     COUNT_METRICS,
     DEFAULT_DRIVER,
     DEFAULT_TOLERANCE_MIN_BYTES,
+    DEFAULT_TOLERANCE_MIN_COUNT,
     DEFAULT_TOLERANCE_PERCENT,
     DEFAULT_WARN_AT,
     METRICS,
@@ -61,11 +62,12 @@ TOP_LEVEL_KEYS = (
     "baseline",
     "unbudgeted",
     "attribution",
+    "symbols",
     "drivers",
     "totals",
     "waivers",
 )
-BASELINE_KEYS = ("tolerance_percent", "tolerance_min_bytes")
+BASELINE_KEYS = ("tolerance_percent", "tolerance_min_bytes", "tolerance_min_count")
 DRIVER_SETTING_KEYS = ("owner", "warn_at", "baseline")
 ATTRIBUTION_KEYS = ("skip_modules", "tags", "pooltag")
 WAIVER_KEYS = ("driver", "metric", "reason", "expires", "owner", "issue")
@@ -346,6 +348,7 @@ class _DriverEntry:
     warn_at: float | None = None
     tolerance_percent: float | None = None
     tolerance_min_bytes: int | None = None
+    tolerance_min_count: int | None = None
 
 
 @dataclass
@@ -357,6 +360,7 @@ class _FileBudgets:
     skip_modules: list[str] = field(default_factory=list)
     tag_rules: list[tuple[TagRule, _Place]] = field(default_factory=list)
     pooltag_paths: list[Path] = field(default_factory=list)
+    symbols: list[str] = field(default_factory=list)
     waivers: list[WaiverRule] = field(default_factory=list)
     has_budgets: bool = False
 
@@ -501,7 +505,7 @@ def _parse_file(root: MappingNode, reader: _Reader) -> _FileBudgets:
             if unbudgeted is not None:
                 parsed.settings[name] = _Setting(unbudgeted, f"'{unbudgeted}'", place)
         elif name == "baseline":
-            percent, min_bytes = _parse_baseline(value, name, key_node, reader)
+            percent, min_bytes, min_count = _parse_baseline(value, name, key_node, reader)
             if percent is not None:
                 parsed.settings["baseline.tolerance_percent"] = _Setting(
                     percent[0], _percent_text(percent[0]), percent[1]
@@ -510,6 +514,12 @@ def _parse_file(root: MappingNode, reader: _Reader) -> _FileBudgets:
                 parsed.settings["baseline.tolerance_min_bytes"] = _Setting(
                     min_bytes[0], f"{min_bytes[0]:,} bytes", min_bytes[1]
                 )
+            if min_count is not None:
+                parsed.settings["baseline.tolerance_min_count"] = _Setting(
+                    min_count[0], f"{min_count[0]:,}", min_count[1]
+                )
+        elif name == "symbols":
+            _parse_symbols(value, name, key_node, reader, parsed)
         elif name == "attribution":
             _parse_attribution(value, name, key_node, reader, parsed)
         elif name == "drivers":
@@ -523,12 +533,18 @@ def _parse_file(root: MappingNode, reader: _Reader) -> _FileBudgets:
     return parsed
 
 
+_Placed = tuple[float, _Place] | None
+_PlacedInt = tuple[int, _Place] | None
+
+
 def _parse_baseline(
     node: Node, path: str, where: Node, reader: _Reader
-) -> tuple[tuple[float, _Place] | None, tuple[int, _Place] | None]:
-    """`{tolerance_percent, tolerance_min_bytes}`, each with the place it was written."""
-    percent: tuple[float, _Place] | None = None
-    min_bytes: tuple[int, _Place] | None = None
+) -> tuple[_Placed, _PlacedInt, _PlacedInt]:
+    """`{tolerance_percent, tolerance_min_bytes, tolerance_min_count}`, each with the place it
+    was written."""
+    percent: _Placed = None
+    min_bytes: _PlacedInt = None
+    min_count: _PlacedInt = None
     entries = reader.mapping(node, path, where) or []
     for name, key_node, value in reader.known_keys(entries, path, BASELINE_KEYS):
         key = _join(path, name)
@@ -542,11 +558,15 @@ def _parse_baseline(
             )
             if fraction is not None:
                 percent = (fraction, reader.place(key_node))
+        elif name == "tolerance_min_count":
+            count = reader.parsed(value, key, key_node, _COUNT_EXAMPLE, _parse_count_not_size)
+            if count is not None:
+                min_count = (count, reader.place(key_node))
         else:
             size = reader.size(value, key, key_node)
             if size is not None:
                 min_bytes = (size, reader.place(key_node))
-    return percent, min_bytes
+    return percent, min_bytes, min_count
 
 
 def _driver_name(text: str) -> str:
@@ -597,9 +617,10 @@ def _parse_drivers(
                     item, item_path, item_key, "a percentage such as '90%'", parse_percent
                 )
             elif name == "baseline":
-                percent, min_bytes = _parse_baseline(item, item_path, item_key, reader)
+                percent, min_bytes, min_count = _parse_baseline(item, item_path, item_key, reader)
                 entry.tolerance_percent = None if percent is None else percent[0]
                 entry.tolerance_min_bytes = None if min_bytes is None else min_bytes[0]
+                entry.tolerance_min_count = None if min_count is None else min_count[0]
             else:
                 size = reader.size(item, item_path, item_key, metric=name)
                 if size is not None:
@@ -721,6 +742,40 @@ def _parse_pooltag(
         parsed.pooltag_paths.append(path)
 
 
+def _parse_symbols(
+    node: Node, key: str, where: Node, reader: _Reader, parsed: _FileBudgets
+) -> None:
+    """`symbols: PATH` or a list: symbol path entries as on the command line (folders, or
+    `_NT_SYMBOL_PATH` parts such as `srv*C:\\symbols`). Relative folders are relative to the
+    budget file, so that the budgets work from any current directory."""
+    items = node.value if isinstance(node, SequenceNode) else [node]
+    for index, item in enumerate(items):
+        item_key = f"{key}[{index}]" if isinstance(node, SequenceNode) else key
+        item_where = item if isinstance(node, SequenceNode) else where
+        text = reader.text(item, item_key, item_where, "a folder of PDBs or a symbol path")
+        if text is None:
+            continue
+        for part in (p.strip() for p in text.split(";")):
+            if part:
+                parsed.symbols.append(_symbol_entry(part, reader.source.folder))
+
+
+def _symbol_entry(entry: str, folder: Path) -> str:
+    """One `;`-separated symbol path entry with its relative local folders made absolute
+    (URLs, drive-letter and absolute paths, and `srv`/`cache`/`symsrv` words kept)."""
+    fields = entry.split("*")
+    out = []
+    for i, text in enumerate(fields):
+        keyword = i == 0 and len(fields) > 1 and text.lower() in ("srv", "cache", "symsrv")
+        remote = "://" in text or text.lower().endswith(".dll")
+        windows_absolute = (len(text) > 1 and text[1] == ":") or text.startswith("\\\\")
+        if keyword or remote or windows_absolute or not text or Path(text).is_absolute():
+            out.append(text)
+        else:
+            out.append(str(folder / text))
+    return "*".join(out)
+
+
 def _parse_waivers(
     node: Node, path: str, where: Node, reader: _Reader, parsed: _FileBudgets
 ) -> None:
@@ -839,6 +894,7 @@ class _Thresholds:
     warn_at: float
     tolerance_percent: float
     tolerance_min_bytes: int
+    tolerance_min_count: int
 
     def budget(self, entry: _DriverEntry) -> DriverBudget:
         def own(value: Any, default: Any) -> Any:
@@ -851,6 +907,7 @@ class _Thresholds:
             warn_at=own(entry.warn_at, self.warn_at),
             tolerance_percent=own(entry.tolerance_percent, self.tolerance_percent),
             tolerance_min_bytes=own(entry.tolerance_min_bytes, self.tolerance_min_bytes),
+            tolerance_min_count=own(entry.tolerance_min_count, self.tolerance_min_count),
             file=entry.place.source.name,
             line=entry.place.line,
         )
@@ -871,6 +928,7 @@ class _Merged:
         self.tag_places: dict[str, tuple[TagRule, _Place]] = {}
         self.skip_modules: list[str] = []
         self.pooltag_paths: list[Path] = []
+        self.symbols: list[str] = []
         self.waivers: list[WaiverRule] = []
 
     def add(self, parsed: _FileBudgets) -> None:
@@ -907,6 +965,7 @@ class _Merged:
             self.tag_rules.append(rule)
         self.skip_modules.extend(m for m in parsed.skip_modules if m not in self.skip_modules)
         self.pooltag_paths.extend(p for p in parsed.pooltag_paths if p not in self.pooltag_paths)
+        self.symbols.extend(e for e in parsed.symbols if e not in self.symbols)
         self.waivers.extend(parsed.waivers)
 
 
@@ -920,6 +979,7 @@ def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> Budge
         warn_at=setting("warn_at", DEFAULT_WARN_AT),
         tolerance_percent=setting("baseline.tolerance_percent", DEFAULT_TOLERANCE_PERCENT),
         tolerance_min_bytes=setting("baseline.tolerance_min_bytes", DEFAULT_TOLERANCE_MIN_BYTES),
+        tolerance_min_count=setting("baseline.tolerance_min_count", DEFAULT_TOLERANCE_MIN_COUNT),
     )
     merged = _Merged(problems, thresholds)
     for parsed in files:
@@ -934,6 +994,7 @@ def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> Budge
         warn_at=thresholds.warn_at,
         tolerance_percent=thresholds.tolerance_percent,
         tolerance_min_bytes=thresholds.tolerance_min_bytes,
+        tolerance_min_count=thresholds.tolerance_min_count,
         unbudgeted=setting("unbudgeted", "warn"),
         window=setting("window", None),
         aggregate=setting("aggregate", "max"),
@@ -943,6 +1004,7 @@ def _merge(files: list[_FileBudgets], problems: _Problems, today: date) -> Budge
             pooltag_paths=tuple(merged.pooltag_paths),
         ),
         waivers=tuple(merged.waivers),
+        symbols=tuple(merged.symbols),
         today=today,
     )
 

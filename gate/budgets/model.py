@@ -132,6 +132,8 @@ class BudgetSet:
     aggregate: str = "max"
     attribution: Attribution = field(default_factory=Attribution)
     waivers: tuple[WaiverRule, ...] = ()
+    # Symbol path entries for PDBs (relative folders made absolute), before the command line's.
+    symbols: tuple[str, ...] = ()
     today: date = field(default_factory=date.today)
 
     @classmethod

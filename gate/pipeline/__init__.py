@@ -202,7 +202,8 @@ def open_and_model(
     build the SQL model; the caller closes the store. Returns notes for the reports."""
     config = settings.model_config()
     notes: list[str] = []
-    path = parse_symbol_path(settings.symbols) if settings.symbols else None
+    entries = [*settings.budgets.symbols, *settings.symbols]  # the budgets', then the options'
+    path = parse_symbol_path(entries) if entries else None
     if path is not None:
         require_backend()  # before the long read: say what to install at once
     store = Store(settings.db_path)

@@ -241,7 +241,7 @@ def test_top_level_not_a_mapping(tmp_path):
 def test_unknown_top_level_key(tmp_path):
     assert one_problem(tmp_path, "drivers: {}\ntotal:\n  nonpaged_impacting_bytes: 1 MiB\n") == (
         "b.yaml:2:1: key 'total': unknown key; did you mean 'totals'? allowed: version, window, "
-        "aggregate, warn_at, baseline, unbudgeted, attribution, drivers, totals, waivers"
+        "aggregate, warn_at, baseline, unbudgeted, attribution, symbols, drivers, totals, waivers"
     )
 
 

@@ -52,8 +52,8 @@ drivers:
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def _reader() -> None:
+@pytest.fixture
+def reader() -> None:
     if not available_backends():
         pytest.skip("no PDB reader on this system (the symbols extra is not installed)")
 
@@ -147,7 +147,7 @@ def _assert_named(report: dict[str, object]) -> None:
 
 
 def test_functions_from_a_flat_folder(
-    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
 ) -> None:
     folder = tmp_path / "pdbs"
     copy_pdb(crash_pdb, folder / "crash.pdb")
@@ -172,7 +172,7 @@ def test_functions_from_a_flat_folder(
 
 
 def test_functions_from_a_symbol_store(
-    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
 ) -> None:
     store = tmp_path / "store"
     copy_pdb(crash_pdb, store / "crash.pdb" / CRASH_KEY / "crash.pdb")
@@ -180,7 +180,7 @@ def test_functions_from_a_symbol_store(
 
 
 def test_a_pdb_of_another_build_is_refused_and_reported(
-    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
 ) -> None:
     folder = tmp_path / "pdbs"
     patched(crash_pdb, folder / "crash.pdb", guid="00000000-1111-2222-3333-444444444444")
@@ -193,7 +193,7 @@ def test_a_pdb_of_another_build_is_refused_and_reported(
 
 
 def test_a_pdb_of_another_age_is_refused(
-    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
 ) -> None:
     folder = tmp_path / "pdbs"
     patched(crash_pdb, folder / "crash.pdb", age=2)
@@ -204,7 +204,7 @@ def test_a_pdb_of_another_age_is_refused(
 
 
 def test_explain_names_functions(
-    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
 ) -> None:
     folder = tmp_path / "pdbs"
     copy_pdb(crash_pdb, folder / "crash.pdb")
@@ -218,3 +218,30 @@ def test_explain_names_functions(
     assert lines[0] == "contoso.sys: where its non-paged pool comes from (whole trace)"
     assert "     160 KiB          40        contoso.sys!operator new" in lines
     assert any(line.endswith("contoso.sys!std::exception::what") for line in lines)
+
+
+def test_symbols_from_the_budgets(
+    tmp_path: Path, boot: Path, budgets: Path, crash_pdb: Path, reader: None
+) -> None:
+    """`symbols:` in a budget file, relative to it, as the option would be."""
+    copy_pdb(crash_pdb, tmp_path / "pdbs" / "crash.pdb")
+    budgets.write_text(BUDGETS + "symbols: pdbs\n")
+    _assert_named(_check(tmp_path, boot, budgets))
+
+
+def test_without_a_pdb_reader_symbols_say_what_to_install(
+    tmp_path: Path, boot: Path, budgets: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from gate.inputs.symbols import readers
+
+    monkeypatch.setattr(readers, "available_backends", lambda: [])
+    result = runner.invoke(app, ["check", str(boot), "-b", str(budgets), "--symbols", "x"])
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.startswith("gate: error")]
+    assert lines == [
+        "gate: error: function names from PDBs: no PDB reader on this system (the symbolic "
+        "package is not installed); install it with python -m pip install "
+        "'driver-memory-gate[symbols]'"
+    ]
+    plain = runner.invoke(app, ["check", str(boot), "-b", str(budgets)])
+    assert plain.exit_code == 1  # without --symbols nothing changes
