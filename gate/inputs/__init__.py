@@ -2,14 +2,15 @@
 
 Readers yield data and never print. Every reader produces the same chunk tables
 (`gate.tables.chunks`), so the store and everything above it do not know which file format
-the data came from. `input_kind` tells what a path is; `read_trace` reads one trace of the
-reader kinds. A normalized folder (`gate.tables.normalized`) is already in the store's own
-shape: the store loads it directly.
+the data came from. `input_kind` tells what a path is; `plan_inputs` which files make each
+trace; `read_trace` reads one planned trace. A normalized folder (`gate.tables.normalized`)
+is already in the store's own shape: the store loads it directly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 from gate.errors import InputError
@@ -53,34 +54,68 @@ def input_kind(path: Path) -> str:
     )
 
 
-def wpa_csv_trace(path: Path) -> tuple[list[Path], str]:
-    """The exports that make up the trace `path` belongs to, and the trace's source name."""
-    from gate.inputs.wpa import source_name, wpa_csv_group
+@dataclass(frozen=True)
+class PlannedInput:
+    """One trace (or normalized folder) to read: its reader kind and its files, which are
+    several only for WPA CSV exports (a Pool and a Resident Set export)."""
 
-    group = wpa_csv_group(path)
-    return group, source_name(group)
+    kind: str
+    paths: tuple[Path, ...]
+
+    @property
+    def path(self) -> Path:
+        return self.paths[0]
+
+    @property
+    def source(self) -> str:
+        """The name the store knows the trace by (for CSV exports: all its files)."""
+        if self.kind == "wpa-csv":
+            from gate.inputs.wpa import source_name
+
+            return source_name(list(self.paths))
+        return str(self.path)
+
+
+def plan_inputs(paths: list[Path]) -> list[PlannedInput]:
+    """What the named inputs are, in the order named: one entry per trace or normalized
+    folder. WPA CSV files and folders are grouped into traces together (`wpa_csv_traces`)."""
+    kinds = [(p, input_kind(p)) for p in paths]
+    csv = [p for p, k in kinds if k == "wpa-csv"]
+    groups: dict[Path, list[Path]] = {}
+    if csv:
+        from gate.inputs.wpa import wpa_csv_traces
+
+        groups = wpa_csv_traces(csv)
+    out: list[PlannedInput] = []
+    for path, kind in kinds:
+        files = tuple(groups[path]) if kind == "wpa-csv" else (path,)
+        planned = PlannedInput(kind, files)
+        if planned not in out:  # a trace named twice (a file and its folder) is read once
+            out.append(planned)
+    return out
 
 
 def read_trace(
-    path: Path, kind: str, progress: Progress | None = None
+    planned: PlannedInput, progress: Progress | None = None
 ) -> Iterator[Chunk | TraceInfo]:
-    """The chunks of the one trace at `path`, of a reader kind ('etl', 'scenario', 'wpa-csv').
+    """The chunks of one planned trace of a reader kind ('etl', 'scenario', 'wpa-csv').
 
     `progress` follows long `.etl` reads.
     """
-    if kind == "etl":
+    path = planned.path
+    if planned.kind == "etl":
         from gate.inputs.etl.reader import read_etl
 
         return read_etl(path, progress=progress)
-    if kind == "scenario":
+    if planned.kind == "scenario":
         from gate.inputs.scenario import generate, load_scenario, scenario_chunks
 
         return scenario_chunks(generate(load_scenario(path)))
-    if kind == "wpa-csv":
+    if planned.kind == "wpa-csv":
         from gate.inputs.wpa import read_wpa_csv
 
-        return read_wpa_csv(wpa_csv_trace(path)[0])
-    raise ValueError(f"{path}: {kind!r} is not a reader kind")
+        return read_wpa_csv(list(planned.paths))
+    raise ValueError(f"{path}: {planned.kind!r} is not a reader kind")
 
 
 def stop_reading() -> None:

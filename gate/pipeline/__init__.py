@@ -20,7 +20,13 @@ from gate.budgets.model import Attribution, BudgetSet
 from gate.budgets.propose import propose_budgets, warn_at_for
 from gate.errors import BudgetError, InputError, TraceQualityError
 from gate.fileio import refuse_overlap, write_text_atomic
-from gate.inputs import input_kind, read_trace, slow_to_decompress, stop_reading, wpa_csv_trace
+from gate.inputs import (
+    input_kind,
+    plan_inputs,
+    read_trace,
+    slow_to_decompress,
+    stop_reading,
+)
 from gate.inputs.pooltag import PoolTagTable, read_pooltag
 from gate.inputs.symbols import parse_symbol_path, require_backend
 from gate.metrics import AGGREGATES
@@ -182,16 +188,14 @@ def load_inputs(
     if not paths:
         raise InputError("no input given: name one or more .etl traces or normalized folders")
     ids: list[int] = []
-    for path in paths:
-        kind = input_kind(path)
-        if kind == "normalized":
-            ids += import_normalized(store, path)
+    for planned in plan_inputs(paths):
+        if planned.kind == "normalized":
+            ids += import_normalized(store, planned.path)
             continue
-        # The exports in one folder are one trace (docs/wpa.md); naming a second file of a
-        # group already loaded adds nothing.
-        if kind == "wpa-csv" and store.has_trace("wpa-csv", wpa_csv_trace(path)[1]):
-            continue
-        ids.append(store.add_trace(read_trace(path, kind, progress(path) if progress else None)))
+        if planned.kind == "wpa-csv" and store.has_trace("wpa-csv", planned.source):
+            continue  # the same exports named again (docs/wpa.md)
+        report = progress(planned.path) if progress else None
+        ids.append(store.add_trace(read_trace(planned, report)))
     return ids
 
 

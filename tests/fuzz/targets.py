@@ -50,13 +50,13 @@ def _fixed_files(folder: Path) -> tuple[Path, Path, Path]:
 def _read(case: Case, path: Path) -> None:
     from gate.budgets.baseline import read_baseline
     from gate.budgets.loader import load_budgets
-    from gate.inputs import read_trace
+    from gate.inputs import PlannedInput, read_trace
     from gate.inputs.pooltag import read_pooltag
     from gate.store import Store
     from gate.store.normalized import import_normalized
 
     if case.kind in READER_KINDS:
-        for _item in read_trace(path, case.kind):
+        for _item in read_trace(PlannedInput(case.kind, (path,))):
             pass
     elif case.kind == "budgets":
         load_budgets([path], today=date(2026, 1, 1))

@@ -17,13 +17,18 @@ from typer.testing import CliRunner
 from gate.cli import app
 from gate.errors import CsvFormatError
 from gate.inputs.scenario import POOL_FREE, SyntheticTrace, generate, parse_scenario
-from gate.inputs.wpa import read_wpa_csv, wpa_csv_group
+from gate.inputs.wpa import read_wpa_csv, wpa_csv_traces
 from gate.tables.chunks import Chunk, TraceInfo
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
 POOL_HEADER = "Pool Tag,Paged,Address,AllocTime (s),FreeTime (s),Size (B),Stack"
 ENGLISH = "'.' decimal point, ',' thousands separator (English-style)"
+
+
+def _group(path: Path) -> list[Path]:
+    """The files of the trace `path` makes when it is named alone."""
+    return wpa_csv_traces([path])[path]
 
 
 def write(path: Path, text: str) -> Path:
@@ -328,11 +333,11 @@ def test_a_folder_is_one_trace_and_unrelated_csvs_are_left_out(tmp_path: Path) -
     r = write(tmp_path / "Resident.csv", "MMList,Page Category,Path,Size (B)\nActive,Driver,a,1\n")
     write(tmp_path / "Disk.csv", "Disk,Size (B)\n0,1\n")
     write(tmp_path / "notes.txt", "x")
-    assert wpa_csv_group(p) == [p, r]
-    assert wpa_csv_group(r) == [p, r]
-    assert wpa_csv_group(tmp_path) == [p, r]
+    assert _group(p) == [p, r]
+    assert _group(r) == [p, r]
+    assert _group(tmp_path) == [p, r]
     with pytest.raises(CsvFormatError, match="not a WPA Pool or Resident Set export"):
-        wpa_csv_group(tmp_path / "Disk.csv")
+        _group(tmp_path / "Disk.csv")
 
 
 def test_two_pool_exports_in_one_trace_are_an_error(tmp_path: Path) -> None:
@@ -340,6 +345,64 @@ def test_two_pool_exports_in_one_trace_are_an_error(tmp_path: Path) -> None:
     b = write(tmp_path / "Pool2.csv", POOL_HEADER + "\n")
     with pytest.raises(CsvFormatError, match="2 Pool exports for one trace; write each trace"):
         read(a, b)
+
+
+RS_TEXT = "MMList,Page Category,Path,Size (B)\nActive,Driver,a.sys,1\n"
+
+
+def test_a_named_file_pairs_with_the_only_other_export_of_its_folder(tmp_path: Path) -> None:
+    p = pool(tmp_path, [])
+    r = write(tmp_path / "RS.csv", RS_TEXT)
+    assert wpa_csv_traces([p]) == {p: [p, r]}
+    assert wpa_csv_traces([r]) == {r: [p, r]}
+
+
+def test_a_named_file_is_read_alone_when_its_folder_holds_more(tmp_path: Path) -> None:
+    p = pool(tmp_path, [])
+    p2 = write(tmp_path / "Pool2.csv", POOL_HEADER + "\n")
+    r = write(tmp_path / "RS.csv", RS_TEXT)
+    assert wpa_csv_traces([p]) == {p: [p]}
+    assert wpa_csv_traces([r]) == {r: [r]}
+    # Both Pool exports named: two traces, neither with the Resident Set export.
+    assert wpa_csv_traces([p, p2]) == {p: [p], p2: [p2]}
+
+
+def test_one_pool_and_one_resident_set_named_from_a_folder_are_one_trace(tmp_path: Path) -> None:
+    p = pool(tmp_path, [])
+    write(tmp_path / "Pool2.csv", POOL_HEADER + "\n")
+    r = write(tmp_path / "RS.csv", RS_TEXT)
+    write(tmp_path / "RS2.csv", RS_TEXT)
+    assert wpa_csv_traces([r, p]) == {p: [p, r], r: [p, r]}
+
+
+def test_exports_named_that_cannot_be_paired_are_an_error(tmp_path: Path) -> None:
+    p = pool(tmp_path, [])
+    p2 = write(tmp_path / "Pool2.csv", POOL_HEADER + "\n")
+    r = write(tmp_path / "RS.csv", RS_TEXT)
+    with pytest.raises(CsvFormatError) as caught:
+        wpa_csv_traces([p, p2, r])
+    assert str(caught.value) == (
+        f"{tmp_path}: 2 Pool and 1 Resident Set exports named from this folder cannot be "
+        "paired; name one of each per boot, or give each boot its own folder (wpaexporter "
+        "-outputfolder) and name the folders"
+    )
+
+
+def test_a_folder_named_is_one_trace_of_all_its_exports(tmp_path: Path) -> None:
+    p = pool(tmp_path / "b1", [])
+    r = write(tmp_path / "b1" / "RS.csv", RS_TEXT)
+    assert wpa_csv_traces([tmp_path / "b1"]) == {tmp_path / "b1": [p, r]}
+
+
+def test_two_pool_exports_of_one_folder_named_are_two_traces(tmp_path: Path) -> None:
+    p = pool(tmp_path / "t", ["A1,NonPaged,0x0,1.000000000,,512,a.sys+0x1"])
+    p2 = write(tmp_path / "t" / "Pool2.csv", POOL_HEADER + "\nA1,NonPaged,0x0,1.0,,256,a.sys+0x1\n")
+    write(tmp_path / "t" / "RS.csv", RS_TEXT)  # of another boot: not read
+    budgets = write(tmp_path / "b.yaml", "version: 1\ndrivers:\n  a.sys: {owner: t}\n")
+    code, data = run_check(p, p2, "--budgets", budgets, tmp_path / "out.json")
+    assert code == 0, data["_output"]
+    assert [t["source_path"] for t in data["traces"]] == [str(p), str(p2)]
+    assert not any(t["has_resident_set"] for t in data["traces"])
 
 
 def run_check(*args: str | Path) -> tuple[int, dict]:

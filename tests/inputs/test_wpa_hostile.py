@@ -10,12 +10,17 @@ from pathlib import Path
 import pytest
 
 from gate.errors import CsvFormatError
-from gate.inputs.wpa import read_wpa_csv, wpa_csv_group
+from gate.inputs.wpa import read_wpa_csv, wpa_csv_traces
 from gate.store import Store
 from gate.tables.chunks import Chunk, TraceInfo
 
 HEADER = "Pool Tag,Paged,Address,AllocTime (s),FreeTime (s),Size (B),Stack,Session"
 STACK = "[Root]/ntoskrnl.exe!KiStartSystemThread/a.sys+0x10"
+
+
+def _group(path: Path) -> list[Path]:
+    """The files of the trace `path` makes when it is named alone."""
+    return wpa_csv_traces([path])[path]
 
 
 def _write(folder: Path, rows: list[str], header: str = HEADER, name: str = "Pool.csv") -> Path:
@@ -109,15 +114,15 @@ def test_an_unrelated_csv_with_a_giant_field_does_not_break_the_export(tmp_path:
     export = _write(tmp_path, [f"Ab,NonPaged,0x10,1.0,,8,{STACK},"])
     (tmp_path / "notes.csv").write_text('"' + "x" * (200 << 10) + '",b\n1,2\n')
     (tmp_path / "one-line.csv").write_text("y" * ((1 << 20) + 10))
-    assert wpa_csv_group(tmp_path) == [export]
-    assert wpa_csv_group(export) == [export]
+    assert _group(tmp_path) == [export]
+    assert _group(export) == [export]
     with pytest.raises(CsvFormatError) as caught:
-        wpa_csv_group(tmp_path / "notes.csv")
+        _group(tmp_path / "notes.csv")
     assert str(caught.value).startswith(
         f"{tmp_path / 'notes.csv'}:1: malformed CSV header: field larger than field limit"
     )
     with pytest.raises(CsvFormatError) as caught:
-        wpa_csv_group(tmp_path / "one-line.csv")
+        _group(tmp_path / "one-line.csv")
     assert str(caught.value) == (
         f"{tmp_path / 'one-line.csv'}:1: the first line is over 1 MiB: not an export's header"
     )
@@ -153,7 +158,7 @@ def test_bytes_that_are_not_utf8_name_the_line_they_follow(tmp_path: Path) -> No
     assert _error(path) == "Pool.csv:5: not UTF-8 text (invalid continuation byte)"
     path.write_bytes(b"Pool Tag,Pag\xffed\n")
     with pytest.raises(CsvFormatError) as caught:
-        wpa_csv_group(path)
+        _group(path)
     assert str(caught.value) == f"{path}:1: not UTF-8 text (invalid start byte)"
 
 

@@ -2,7 +2,8 @@
 
 A trace read from CSV is one Pool export (one row per allocation, already paired by WPA) plus,
 optionally, one Resident Set export. `read_wpa_csv` turns those files into the store's chunks;
-`wpa_csv_group` decides which files make up one trace (docs/wpa.md, "One trace, one folder").
+`wpa_csv_traces` decides which files make up each trace (docs/wpa.md, "Which files make a
+trace").
 
 What the exports look like (windows-tools.md §2.3): a header of column display names with unit
 suffixes (`Size (B)`, `AllocTime (s)`), visible columns only, in profile order; numbers
@@ -40,7 +41,7 @@ from gate.inputs.wpa.resident import read_resident
 from gate.tables.chunks import Chunk, TraceInfo
 from gate.tables.drivers import DEFAULT_SKIP_MODULES
 
-__all__ = ["read_wpa_csv", "sniff_layout", "source_name", "wpa_csv_group"]
+__all__ = ["read_wpa_csv", "sniff_layout", "source_name", "wpa_csv_traces"]
 
 _KERNEL_IMAGES = set(DEFAULT_SKIP_MODULES)
 
@@ -48,31 +49,71 @@ _KERNEL_IMAGES = set(DEFAULT_SKIP_MODULES)
 # --- grouping and the trace ----------------------------------------------------------------------
 
 
-def wpa_csv_group(path: Path) -> list[Path]:
-    """The CSV files that make one trace with `path`: the Pool and Resident Set exports in its
-    folder (or in `path` itself when it is a folder). A named file of unknown layout is an error;
-    unrelated CSVs beside it are left out (and mentioned in the trace's notes)."""
-    if path.is_dir():
-        folder, named = path, None
-    else:
-        folder, named = path.parent, path
-        header = open_csv(path).header
-        if sniff_layout(header) is None:
-            raise _unknown_layout(path, header)
+def wpa_csv_traces(named: list[Path]) -> dict[Path, list[Path]]:
+    """Which CSV exports make the trace of each CSV file or folder named in one command
+    (docs/wpa.md, "Which files make a trace"):
+
+    - a named folder is one trace: its Pool export and its Resident Set export;
+    - a named file is read alone, except that a Pool export and a Resident Set export are one
+      trace when both are named from the same folder, or when the named one's folder holds
+      exactly one of each;
+    - several Pool (or Resident Set) exports named from one folder beside an export of the
+      other kind cannot be paired: an error that says how to name them.
+
+    A named file that is not an export is an error; other CSV files are left out.
+    """
+    out: dict[Path, list[Path]] = {}
+    files: dict[Path, list[tuple[Path, str]]] = {}
+    for path in named:
+        if path.is_dir():
+            out[path] = _folder_exports(path)
+        elif all(p != path for p, _ in files.get(path.parent, [])):
+            files.setdefault(path.parent, []).append((path, _layout(path)))
+    for folder, chosen in files.items():
+        out.update(_pair(folder, chosen))
+    return out
+
+
+def _layout(path: Path) -> str:
+    header = open_csv(path).header
+    layout = sniff_layout(header)
+    if layout is None:
+        raise _unknown_layout(path, header)
+    return layout
+
+
+def _folder_exports(folder: Path) -> list[Path]:
     try:
         entries = sorted(folder.iterdir())
     except OSError as exc:
         raise CsvFormatError(f"{path_text(folder)}: cannot list: {exc.strerror}") from None
-    group = [
-        p
-        for p in entries
-        if p.suffix.lower() == ".csv" and p.is_file() and (p == named or _is_export(p))
-    ]
+    group = [p for p in entries if p.suffix.lower() == ".csv" and p.is_file() and _is_export(p)]
     if not group:
         raise CsvFormatError(
             f"{path_text(folder)}: no WPA CSV export in this folder; expected {EXPECTED}"
         )
     return group
+
+
+def _pair(folder: Path, chosen: list[tuple[Path, str]]) -> dict[Path, list[Path]]:
+    """The trace of each file named from one folder."""
+    pools = [p for p, layout in chosen if layout == "pool"]
+    residents = [p for p, layout in chosen if layout != "pool"]
+    if pools and residents:
+        if len(pools) == 1 and len(residents) == 1:
+            return {p: [pools[0], residents[0]] for p in (pools[0], residents[0])}
+        raise CsvFormatError(
+            f"{path_text(folder)}: {len(pools)} Pool and {len(residents)} Resident Set exports "
+            "named from this folder cannot be paired; name one of each per boot, or give each "
+            "boot its own folder (wpaexporter -outputfolder) and name the folders"
+        )
+    if len(chosen) == 1:
+        exports = _folder_exports(folder)
+        beside_pools = [p for p in exports if _layout(p) == "pool"]
+        if len(beside_pools) == 1 and len(exports) == 2:  # exactly one of each kind
+            pool = beside_pools[0]
+            return {chosen[0][0]: [pool, next(p for p in exports if p != pool)]}
+    return {p: [p] for p, _ in chosen}
 
 
 def _is_export(path: Path) -> bool:
