@@ -90,7 +90,9 @@ def plan_inputs(paths: list[Path]) -> list[PlannedInput]:
     for path, kind in kinds:
         files = tuple(groups[path]) if kind == "wpa-csv" else (path,)
         planned = PlannedInput(kind, files)
-        if planned not in out:  # a trace named twice (a file and its folder) is read once
+        # CSV exports named twice (a file and its folder) are one trace, read once; other
+        # inputs are taken as named (the same .etl twice is two boot iterations).
+        if kind != "wpa-csv" or planned not in out:
             out.append(planned)
     return out
 
