@@ -390,6 +390,16 @@ def check(
             "--json", help="Write a JSON report here.", metavar="FILE", show_default=False
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html",
+            help="Write one self-contained HTML page here: boot timelines, stack views and "
+            "every figure (keep it as a build artifact).",
+            metavar="FILE",
+            show_default=False,
+        ),
+    ] = None,
     junit_strict: Annotated[
         bool,
         typer.Option(
@@ -433,7 +443,7 @@ def check(
     from gate.pipeline import CheckRequest, ReportPaths, require_budgets, settings_from_options
     from gate.pipeline import check as run_check
 
-    reports = ReportPaths(junit, markdown, json_out, junit_strict)
+    reports = ReportPaths(junit, markdown, json_out, junit_strict, html)
 
     def body() -> int:
         if annotations not in ("auto", "github", "azure", "none"):
@@ -574,7 +584,7 @@ def inspect(
 @app.command()
 def demo(
     out: Annotated[
-        Path, typer.Option("--out", help="Folder for the three reports.", metavar="DIR")
+        Path, typer.Option("--out", help="Folder for the reports.", metavar="DIR")
     ] = Path("."),
 ) -> None:
     """Run the whole job on the bundled synthetic sample; exits 1 (the sample has a failure).
@@ -588,7 +598,7 @@ def demo(
         request, reports, title = demo_request(out)
         typer.echo(title)
         out.mkdir(parents=True, exist_ok=True)
-        verdict = run_check(request)
+        verdict = run_check(request, reports=reports)
         _render_and_write(verdict, reports)
         return int(verdict.exit_code)
 

@@ -41,6 +41,7 @@ from gate.rules.inputs import load_rule_inputs
 from gate.rules.judge import fail_on_warnings, figures, judge
 from gate.rules.results import Outcome, TraceSummary, Verdict
 from gate.rules.runner import builtin_rules, prepare, run_rule, user_rules
+from gate.rules.timelines import attach_timelines
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.store.normalized import export_normalized, import_normalized
@@ -436,7 +437,7 @@ def check(
         if baseline is not None:
             attach_growth(store.con, checks, recorded=baseline.evidence is not None)
         trees = report_trees(store.con, checks)
-        return Verdict(
+        verdict = Verdict(
             checks=checks,
             traces=_trace_summaries(store),
             window=config.window_label(),
@@ -449,6 +450,9 @@ def check(
             notes=[*baseline_notes, *notes],
             trees=trees,
         )
+        if reports is not None and reports.html is not None:
+            attach_timelines(store.con, verdict)  # drawn by the HTML report alone
+        return verdict
 
 
 def _trace_summaries(store: Store) -> list[TraceSummary]:
@@ -484,9 +488,15 @@ class ReportPaths:
     markdown: Path | None = None
     json: Path | None = None
     junit_strict: bool = False
+    html: Path | None = None
 
     def written(self) -> list[tuple[str, Path]]:
-        pairs = (("JUnit", self.junit), ("Markdown", self.markdown), ("JSON", self.json))
+        pairs = (
+            ("JUnit", self.junit),
+            ("Markdown", self.markdown),
+            ("JSON", self.json),
+            ("HTML", self.html),
+        )
         return [(label, path) for label, path in pairs if path is not None]
 
 
@@ -497,6 +507,7 @@ def publish(verdict: Verdict, reports: ReportPaths) -> None:
         junit=reports.junit,
         markdown=reports.markdown,
         json=reports.json,
+        html=reports.html,
         junit_schema_strict=reports.junit_strict,
     )
 
@@ -562,6 +573,7 @@ def demo_request(out: Path) -> tuple[CheckRequest, ReportPaths, str]:
         junit=out / "gate-junit.xml",
         markdown=out / "gate-summary.md",
         json=out / "gate-report.json",
+        html=out / "gate-report.html",
     )
     title = f"gate demo: {trace.name} (synthetic sample) against {budget.name} and {base.name}"
     return request, reports, title

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from gate.fileio import write_text_atomic
 from gate.reports.console import render_console
+from gate.reports.html import render_html
 from gate.reports.jsonreport import render_json
 from gate.reports.junit import render_junit
 from gate.reports.markdown import render_markdown
@@ -17,6 +18,7 @@ from gate.rules.results import Verdict
 
 __all__ = [
     "render_console",
+    "render_html",
     "render_json",
     "render_junit",
     "render_markdown",
@@ -31,6 +33,7 @@ def write_reports(
     junit: Path | None = None,
     markdown: Path | None = None,
     json: Path | None = None,
+    html: Path | None = None,
     junit_schema_strict: bool = False,
 ) -> None:
     """Write each requested report atomically; raise `gate.errors.OutputError` on failure.
@@ -48,5 +51,7 @@ def write_reports(
         pending.append((Path(markdown), render_markdown(verdict)))
     if json is not None:
         pending.append((Path(json), render_json(verdict)))
+    if html is not None:
+        pending.append((Path(html), render_html(verdict)))
     for path, text in pending:
         write_text_atomic(path, text)

@@ -106,12 +106,15 @@ class HLine:
 @dataclass(frozen=True)
 class Marker:
     """A point marked on the chart with the text `"{label} {value} at {time}"`, e.g.
-    `peak 1.50 MiB at 12.3 s`. A marker with a NaN or infinite coordinate is not drawn."""
+    `peak 1.50 MiB at 12.3 s`: the time with three significant digits, or with `decimals`
+    decimals when given (`12.650 s`, as other reports print a moment). A marker with a NaN or
+    infinite coordinate is not drawn."""
 
     time: float
     value: float
     label: str = ""
     color: str = "#222222"
+    decimals: int | None = None
 
 
 @dataclass(frozen=True)
@@ -705,7 +708,8 @@ def _markers(frame: _Frame, marks: list[Marker], unit: Unit) -> str:
     out = ['<g class="markers">']
     for m in marks:
         x, y = float(frame.px(m.time)), float(frame.py(m.value))
-        words = f"{_value(m.value, unit)} at {_seconds(m.time)}"
+        when = _seconds(m.time) if m.decimals is None else f"{m.time:.{max(m.decimals, 0)}f} s"
+        words = f"{_value(m.value, unit)} at {when}"
         plain = one_line(f"{m.label} {words}" if one_line(m.label) else words, _LABEL_CAP)
         right = x + 7 + _text_width(plain) <= frame.right
         tx, anchor = (x + 7, "start") if right else (x - 7, "end")

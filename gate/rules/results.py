@@ -212,6 +212,40 @@ class DriverFigures:
 
 
 @dataclass(frozen=True)
+class Timeline:
+    """A driver's non-paged pool over the boot of one trace, for the HTML report's figures.
+
+    After each pool event of the driver (of every driver for '(total)') in trace order, the
+    bytes of its live non-paged allocations that the window classifies as impacting (AIFO,
+    AOFI) and as transient (AIFI); gate/rules/timelines.py gives the exact definition. Only
+    some of the events are kept (`points` of `events`), every time bucket's extremes exact."""
+
+    driver: str  # a driver, (kernel), (unattributed) or (total)
+    trace: str  # source path of the trace shown
+    duration_s: float
+    window_start_s: float | None  # the evaluation window; None: open on that side
+    window_end_s: float | None
+    times_s: tuple[float, ...]  # seconds from trace start, in trace order (may repeat)
+    impacting_bytes: tuple[int, ...]
+    transient_bytes: tuple[int, ...]
+    events: int  # pool events the series was reduced from
+
+    @property
+    def points(self) -> int:
+        return len(self.times_s)
+
+    def transient_peak(self) -> tuple[float, int] | None:
+        """(time, bytes) of the first highest transient point; None when nothing is transient."""
+        if not self.transient_bytes:
+            return None
+        peak = max(self.transient_bytes)
+        if peak <= 0:
+            return None
+        i = self.transient_bytes.index(peak)
+        return self.times_s[i], peak
+
+
+@dataclass(frozen=True)
 class TraceSummary:
     trace_id: int
     source_path: str
@@ -244,6 +278,11 @@ class Verdict:
     notes: list[str] = field(default_factory=list)  # about the run: baseline provenance, ...
     # Stack trees of the drivers with a failing or warning check, by (driver, kind).
     trees: dict[tuple[str, str], StackTree] = field(default_factory=dict)
+    # Boot timelines by driver ('(total)': all drivers), filled only for the HTML report.
+    timelines: dict[str, Timeline] = field(default_factory=dict)
+    # Each (driver, metric)'s value in each trace (by trace_id), behind its aggregate; filled
+    # only for the HTML report.
+    trace_values: dict[tuple[str, str], dict[int, float]] = field(default_factory=dict)
 
     @classmethod
     def error(cls, problems: list[str], gate_version: str) -> Verdict:
