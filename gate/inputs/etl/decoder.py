@@ -42,6 +42,9 @@ _TRIM_EVERY = 4  # batches
 # Pairs the trace's pool events while the stacks are matched (numpy's sort releases the GIL).
 _PAIRING_THREAD = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gate-pairing")
 _PAGE_COLUMNS = ("ts", "kind", "page_list", "frame", "key", "virtual_address")
+# A logfile header's EndTime further than this from its StartTime is taken as unset: no boot
+# trace runs for a week, and a corrupt header must not stretch the trace.
+_MAX_STATED_DURATION_S = 7 * 24 * 3600.0
 
 
 class EtlDecoder:
@@ -220,9 +223,19 @@ class EtlDecoder:
         return self.etl.seconds(raw)
 
     def duration_s(self) -> float:
-        if self.last_ts == NO_TS:
-            return 0.0
-        return max(float(self.seconds(np.array([self.last_ts]))[0]), 0.0)
+        """The trace's length: from its start to the logfile header's EndTime, where that is
+        set and plausible, or to its last event if later. A logger stops some time after the
+        last event it records, so the last event alone makes a boot look shorter than it was
+        (and a window after it look empty rather than outside the trace)."""
+        last = 0.0
+        if self.last_ts != NO_TS:
+            last = max(float(self.seconds(np.array([self.last_ts]))[0]), 0.0)
+        assert self.etl is not None
+        h = self.etl.header
+        stated = (h.end_filetime - h.start_filetime) / 1e7  # FILETIME: 100 ns units
+        if h.start_filetime > 0 and 0.0 < stated <= _MAX_STATED_DURATION_S:
+            return max(last, stated)
+        return last
 
     def lost(self) -> tuple[int, int]:
         """Lost events and buffers: the header's counts, at least the flagged buffers.

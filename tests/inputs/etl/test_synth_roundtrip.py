@@ -338,3 +338,37 @@ def test_a_batch_of_a_read_left_early_stops_at_its_next_buffer(tmp_path: Path) -
         left.set()
         with pytest.raises(container.ReadStopped):
             etl._load_batch(rows, raws, left)
+
+
+def _set_end_time(path: Path, seconds_after_start: float | None, raw: int | None = None) -> None:
+    """Rewrite the logfile header's EndTime in place (the writer stamps the last event)."""
+    from gate.inputs.etl import layouts as L
+
+    data = bytearray(path.read_bytes())
+    payload = L.BUFFER_HEADER_SIZE + L.SYSTEM_TRACE_HEADER.size
+    fields = L.TRACE_LOGFILE_HEADER64.unpack(bytes(data), payload)
+    end = raw if raw is not None else fields["StartTime"] + round(seconds_after_start * 1e7)
+    at = payload + L.TRACE_LOGFILE_HEADER64.offset_of("EndTime")
+    data[at : at + 8] = end.to_bytes(8, "little", signed=True)
+    path.write_bytes(bytes(data))
+
+
+def test_duration_is_the_headers_end_time_when_the_logger_stopped_later(tmp_path: Path) -> None:
+    path = write_scenario_etl(_scenario(), tmp_path / "stopped-late.etl")
+    _set_end_time(path, 12.0)
+    assert inspect_etl(path).duration_s == 12.0
+    _, info = _tables(list(read_etl(path, paired=False)))
+    assert info.duration_s == 12.0
+
+
+@pytest.mark.parametrize(
+    ("seconds", "raw"),
+    [(4.0, None), (None, 0), (None, -1), (30 * 24 * 3600.0, None)],
+    ids=["before-last-event", "zero", "negative", "a-month"],
+)
+def test_an_end_time_before_the_last_event_or_implausible_is_not_used(
+    tmp_path: Path, seconds: float | None, raw: int | None
+) -> None:
+    path = write_scenario_etl(_scenario(), tmp_path / "odd-end.etl")
+    _set_end_time(path, seconds, raw)
+    assert inspect_etl(path).duration_s == 10.0  # the last event (DCEnd at duration_s)
