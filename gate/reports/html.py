@@ -64,6 +64,16 @@ _LINE_COLORS = {IMPACTING: "#b2182b", TRANSIENT: "#8c4a00"}
 _LINE_NAMES = {IMPACTING: "impacting", TRANSIENT: "transient peak"}
 # How far the stack views unfold by themselves: the largest branch, this deep.
 _OPEN_DEPTH = 6
+# Drivers past the first DETAIL_DRIVERS are drawn small, so that a run where hundreds of
+# drivers fail still gives a page under 5 MB (400 failing drivers: 4.8 MB): fewer
+# points per timeline (peaks still exact), stack views of the largest few functions per level
+# and a few levels deep (the rest summed; `gate explain` and the JSON report have it all),
+# the top few tags and call sites.
+_SMALL_POINTS = 48
+_SMALL_HOVER = 0  # their hover columns would cost more than their paths
+_SMALL_FUNCTIONS = 3
+_SMALL_LEVELS = 4
+_SMALL_ROWS = 3
 
 _CSP = "default-src 'none'; style-src 'unsafe-inline'"
 _STYLE = """
@@ -288,17 +298,20 @@ def _driver_section(driver: str, verdict: Verdict, anchors: dict[str, str], *, f
         f"<h2><code>{_t(driver)}</code>: {_outcome(worst)}</h2>\n",
         _table(_CHECK_HEAD, (_check_row(c, anchors, False) for c in checks), {3, 4, 5, 6}),
     ]
-    out += [_check_details(c, len(verdict.traces)) for c in checks if c.outcome in _PROBLEMS]
+    rows = None if full else _SMALL_ROWS
+    n = len(verdict.traces)
+    out += [_check_details(c, n, rows) for c in checks if c.outcome in _PROBLEMS]
     timeline = verdict.timelines.get(driver)
     out.append(_timeline_figure(driver, timeline, checks, verdict, detail=full))
     out.append(_driver_trace_values(driver, checks, verdict))
-    out.append(_trees(driver, verdict, icicles=full))
+    out.append(_trees(driver, verdict, full=full))
     out.append("</section>\n")
     return "".join(out)
 
 
-def _check_details(check: Check, traces: int) -> str:
-    """What decided a check and what explains it: the rules' findings, waiver, tags and sites."""
+def _check_details(check: Check, traces: int, rows: int | None = None) -> str:
+    """What decided a check and what explains it: the rules' findings, waiver, tags and sites
+    (the first `rows` of each, or all)."""
     out = [f"<h3>{_outcome(check.outcome)} <code>{_t(check.metric)}</code></h3>\n"]
     out.append(f"<p>{_line(check_headline(check))}</p>\n")
     where = [f"seen in {check.traces_seen} of {plural(traces, 'trace')}"]
@@ -318,16 +331,18 @@ def _check_details(check: Check, traces: int) -> str:
         out.append(f"<ul>{items}</ul>\n")
     if check.peak is not None:
         out.append(f"<p>{_line(_sentence(peak_text(check.peak)))}</p>\n")
-    out.append(_evidence(check))
+    out.append(_evidence(check, rows))
     return "".join(out)
 
 
-def _evidence(check: Check) -> str:
-    """The check's top pool tags and call sites: over the window, or live at the peak."""
+def _evidence(check: Check, rows: int | None = None) -> str:
+    """The check's top pool tags and call sites (the first `rows` of each, or all): over the
+    window, or live at the peak."""
     at_peak = check.peak is not None
     head = ("Bytes live at the peak",) if at_peak else ("Impacting", "Allocated")
     tags = [(u.tag, u.impacting_bytes, u.allocated_bytes, u.allocations) for u in check.top_tags]
     sites = [(s.site, s.impacting_bytes, s.allocated_bytes, s.allocations) for s in check.top_sites]
+    tags, sites = tags[:rows], sites[:rows]
     out = []
     for title, rows in (("Pool tag", tags), ("Call site", sites)):
         if not rows:
@@ -393,9 +408,16 @@ def _reference_lines(checks: Iterable[Check]) -> list[svg.HLine]:
 
 
 def _timeline_figure(
-    driver: str, timeline: Timeline | None, checks: list[Check], verdict: Verdict, *, detail: bool
+    driver: str,
+    timeline: Timeline | None,
+    checks: list[Check],
+    verdict: Verdict,
+    *,
+    detail: bool,
+    name: str | None = None,
 ) -> str:
-    """The driver's (or the totals') boot timeline with a caption saying what it shows."""
+    """The driver's (or the totals') boot timeline with a caption saying what it shows;
+    `name` is what the chart's title calls it (the driver's name by default)."""
     if timeline is None:
         why = (
             "no non-paged allocations of it in the evaluation window"
@@ -409,7 +431,7 @@ def _timeline_figure(
         markers.append(svg.Marker(peak[0], peak[1], "transient peak", "#222222", decimals=3))
     window = verdict.window or "whole trace"
     chart = svg.timeline(
-        f"{driver}: non-paged pool during the boot",
+        f"{name or driver}: non-paged pool during the boot",
         stacked=[
             svg.Series("impacting", timeline.times_s, timeline.impacting_bytes, _IMPACTING_COLOR)
         ],
@@ -421,8 +443,8 @@ def _timeline_figure(
         span=svg.Span(timeline.window_start_s, timeline.window_end_s, f"window: {window}"),
         duration=timeline.duration_s,
         height=320 if detail else 220,
-        max_points=max(1000, timeline.points),
-        hover_columns=48 if detail else 12,
+        max_points=max(1000, timeline.points) if detail else _SMALL_POINTS,
+        hover_columns=48 if detail else _SMALL_HOVER,
     )
     return (
         f'<figure class="timeline" data-driver="{_t(driver)}">\n{chart}\n'
@@ -460,7 +482,7 @@ def _totals_section(verdict: Verdict) -> str:
         return ""
     return (
         '<section id="totals">\n<h2>All drivers together</h2>\n'
-        + _timeline_figure("all drivers", timeline, checks, verdict, detail=True)
+        + _timeline_figure(TOTAL, timeline, checks, verdict, detail=True, name="all drivers")
         + "</section>\n"
     )
 
@@ -492,18 +514,19 @@ def _other_timelines(verdict: Verdict, anchors: dict[str, str], detailed: set[st
 # --- stack trees ------------------------------------------------------------------------------
 
 
-def _trees(driver: str, verdict: Verdict, *, icicles: bool) -> str:
+def _trees(driver: str, verdict: Verdict, *, full: bool) -> str:
     out = ["<h3>Where the allocations come from</h3>\n"]
     for kind, what in (("impacting", "Impacting"), ("transient", "Transient")):
         tree = verdict.trees.get((driver, kind))
         if tree is None:
             out.append(f"<p>{what} allocations: no stack data.</p>\n")
             continue
-        out.append(_tree(tree, what, icicle=icicles))
+        out.append(_tree(tree, what, full=full))
     return "".join(out)
 
 
-def _tree(tree: StackTree, what: str, *, icicle: bool) -> str:
+def _tree(tree: StackTree, what: str, *, full: bool) -> str:
+    """A stack tree as nested `<details>` (folding without script) and, in `full`, an icicle."""
     summary = (
         f"{what} allocations: {format_bytes(tree.size_bytes)} in "
         f"{plural(tree.allocations, 'allocation')}"
@@ -512,8 +535,9 @@ def _tree(tree: StackTree, what: str, *, icicle: bool) -> str:
     if tree.peak is not None:
         out.append(f"<p>{_line(_sentence(peak_text(tree.peak)))}</p>\n")
     if tree.roots:
-        out.append(_nodes(tree.roots, 0))
-        if icicle:
+        limits = None if full else (_SMALL_FUNCTIONS, _SMALL_LEVELS)
+        out.append(_nodes(tree.roots, 0, limits=limits))
+        if full:
             blocks = tuple(_block(n) for n in _largest_first(tree.roots))
             title = f"{tree.driver} {tree.kind} allocations by function"
             out.append(f'<figure class="icicle">{svg.icicle(title, blocks)}</figure>\n')
@@ -534,21 +558,36 @@ def _largest_first(nodes: Iterable[StackNode]) -> list[StackNode]:
     return sorted(nodes, key=lambda n: -n.size_bytes)
 
 
-def _nodes(nodes: Sequence[StackNode], depth: int, hidden_bytes: int = 0) -> str:
+def _nodes(
+    nodes: Sequence[StackNode],
+    depth: int,
+    hidden_bytes: int = 0,
+    *,
+    limits: tuple[int, int] | None = None,
+) -> str:
     """Nested lists of functions, largest first, then what the callees not shown add up to;
-    the largest branch unfolds by itself."""
+    the largest branch unfolds by itself. `limits` (functions per level, levels) leaves out
+    the smaller functions and the deeper levels, their bytes counted as not shown."""
+    ordered = _largest_first(nodes)
+    rest: list[StackNode] = []
+    if limits is not None:
+        ordered, rest = ordered[: limits[0]], ordered[limits[0] :]
     items = []
-    for i, node in enumerate(_largest_first(nodes)):
+    for i, node in enumerate(ordered):
         label = (
             f"<code>{_t(node.frame)}</code> {_t(format_bytes(node.size_bytes))}, "
             f"{_t(plural(node.allocations, 'allocation'))}"
         )
-        if node.children or node.hidden_bytes:
+        deeper = limits is None or depth + 1 < limits[1]
+        if (node.children or node.hidden_bytes) and deeper:
             opened = " open" if i == 0 and depth < _OPEN_DEPTH else ""
-            inner = _nodes(node.children, depth + 1, node.hidden_bytes)
+            inner = _nodes(node.children, depth + 1, node.hidden_bytes, limits=limits)
             items.append(f"<li><details{opened}><summary>{label}</summary>{inner}</details></li>")
         else:
             items.append(f"<li>{label}</li>")
+    if rest:
+        more = format_bytes(sum(n.size_bytes for n in rest))
+        items.append(f"<li>{_t(more)} in {_t(plural(len(rest), 'more function'))}</li>")
     if hidden_bytes:
         items.append(f"<li>{_t(format_bytes(hidden_bytes))} in callees not shown</li>")
     return f"<ul>{''.join(items)}</ul>\n"

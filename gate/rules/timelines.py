@@ -55,7 +55,7 @@ DETAIL_BUCKETS = 100
 OVERVIEW_BUCKETS = 24
 # Drivers drawn in detail at most, worst first: a run where hundreds of drivers fail still
 # gives a page of a few megabytes (the others are drawn small).
-DETAIL_DRIVERS = 40
+DETAIL_DRIVERS = 30
 
 
 def boot_timelines(
