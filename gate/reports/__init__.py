@@ -48,10 +48,20 @@ def write_reports(
     if junit is not None:
         pending.append((Path(junit), render_junit(verdict, schema_strict=junit_schema_strict)))
     if markdown is not None:
-        pending.append((Path(markdown), render_markdown(verdict)))
+        link = None if html is None else _relative_name(Path(html), Path(markdown).parent)
+        pending.append((Path(markdown), render_markdown(verdict, html_report=link)))
     if json is not None:
         pending.append((Path(json), render_json(verdict)))
     if html is not None:
         pending.append((Path(html), render_html(verdict)))
     for path, text in pending:
         write_text_atomic(path, text)
+
+
+def _relative_name(path: Path, folder: Path) -> str:
+    """`path` as seen from `folder` (the CI artifact keeps that layout), or its name alone
+    when it is not below `folder`."""
+    try:
+        return path.absolute().relative_to(folder.absolute()).as_posix()
+    except ValueError:
+        return path.name

@@ -68,16 +68,23 @@ _MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|~&])")
 
 
 def render_markdown(
-    verdict: Verdict, *, max_rows: int = 50, max_bytes: int = DEFAULT_MAX_BYTES
+    verdict: Verdict,
+    *,
+    max_rows: int = 50,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    html_report: str | None = None,
 ) -> str:
-    """The verdict as GitHub-flavoured Markdown, at most `max_bytes` bytes of UTF-8."""
+    """The verdict as GitHub-flavoured Markdown, at most `max_bytes` bytes of UTF-8.
+
+    `html_report` names the HTML report written beside it (a path relative to the Markdown
+    file): the headline then says where the timelines and stack views are."""
     max_bytes = min(max_bytes, HARD_MAX_BYTES)
     max_rows = max(max_rows, 0)
     ordered = verdict.worst_first()
     problems = [c for c in ordered if c.outcome in _NEEDS_A_LOOK]
     others = [c for c in ordered if c.outcome not in _NEEDS_A_LOOK]
 
-    head = _headline(verdict)
+    head = _headline(verdict, html_report)
     tail = _traces(verdict, max_rows) + _run(verdict)
     # Budget: rows of problems first (the part every reader looks at), their details, then
     # the folded rest. Sizes are summed, not re-rendered, so thousands of checks stay linear.
@@ -124,7 +131,7 @@ def _cut(text: str, max_bytes: int) -> str:
     return kept + note
 
 
-def _headline(verdict: Verdict) -> list[str]:
+def _headline(verdict: Verdict, html_report: str | None) -> list[str]:
     status = status_word(verdict)
     facts = [
         f"Exit code {int(verdict.exit_code)}",
@@ -133,7 +140,16 @@ def _headline(verdict: Verdict) -> list[str]:
     ]
     if verdict.baseline_source:
         facts.append(f"baseline {_code(verdict.baseline_source)}")
-    return [f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}", "", " · ".join(facts)]
+    head = [f"## {_STATUS_ICON[status]} gate: {summary_phrase(verdict)}", "", " · ".join(facts)]
+    if html_report:
+        # A name, not a link: the summary is read on the CI system's page, where the report
+        # is one of the build's artifacts, not a file beside it.
+        head += [
+            "",
+            f"Boot timelines and stack views: {_code(html_report)}, the HTML report kept with "
+            "this build's artifacts.",
+        ]
+    return head
 
 
 def _row(c: Check) -> str:
