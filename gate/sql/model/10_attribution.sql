@@ -6,26 +6,38 @@
 -- cfg_pooltag(priority, pattern, driver, exact) from pooltag.txt files.
 
 -- The first frame of each stack, innermost first, whose image is known and not skipped.
--- Frames in no known image are passed over: they cannot name a driver.
+-- Frames in no known image are passed over: they cannot name a driver. Per frame only the
+-- keep test and one struct are computed; the call site's text is built once per stack (a
+-- real boot has tens of millions of frame rows and far fewer stacks). The call site is that
+-- of the first kept frame that has a name or an offset, as it has always been read: a frame
+-- known by its module alone (a WPA export can say just 'a.sys') has no text of its own.
 CREATE OR REPLACE TABLE _stack_attribution AS
 SELECT
-    f.trace_id,
-    f.stack_id,
+    trace_id,
+    stack_id,
     -- driver that owns the first non-skipped frame, NULL when every frame is skipped
-    arg_min(f.module, f.frame_index) FILTER (WHERE keep) AS module,
+    module,
     -- that frame's position in the stack (0 is the innermost frame)
-    min(f.frame_index) FILTER (WHERE keep) AS frame_index,
+    frame_index,
     -- that frame as 'module!function' or 'module+0xRVA': the allocating call site
-    arg_min(
-        CASE WHEN f.function IS NOT NULL THEN f.module || '!' || f.function
-             ELSE f.module || '+0x' || lower(printf('%x', f.rva_bytes)) END,
-        f.frame_index
-    ) FILTER (WHERE keep) AS call_site
+    CASE WHEN site.function IS NOT NULL THEN site.module || '!' || site.function
+         ELSE site.module || '+0x' || lower(hex(site.rva_bytes)) END AS call_site
 FROM (
-    SELECT *, module <> '' AND module NOT IN (SELECT module FROM cfg_skip_modules) AS keep
-    FROM stack_frames
-) AS f
-GROUP BY f.trace_id, f.stack_id;
+    SELECT
+        f.trace_id,
+        f.stack_id,
+        arg_min(f.module, f.frame_index) FILTER (WHERE keep) AS module,
+        min(f.frame_index) FILTER (WHERE keep) AS frame_index,
+        arg_min(
+            {'module': f.module, 'rva_bytes': f.rva_bytes, 'function': f.function},
+            f.frame_index
+        ) FILTER (WHERE keep AND (f.function IS NOT NULL OR f.rva_bytes IS NOT NULL)) AS site
+    FROM (
+        SELECT *, module <> '' AND module NOT IN (SELECT module FROM cfg_skip_modules) AS keep
+        FROM stack_frames
+    ) AS f
+    GROUP BY f.trace_id, f.stack_id
+);
 
 -- frames: every frame of every stack with its name, as the reports show frames.
 --   trace_id      the trace (traces.trace_id)
@@ -35,6 +47,8 @@ GROUP BY f.trace_id, f.stack_id;
 --   rva_bytes     offset into the image, NULL when unresolved
 --   function      the function from the build's PDB, NULL without one
 --   frame         'module!function', 'module+0xRVA', or the address '0x…' in no known image
+-- (hex() spells a number as printf('%x') does, two's complement for negatives, at a third of
+-- its cost: the reports' stack trees name every frame of their stacks.)
 CREATE OR REPLACE VIEW frames AS
 SELECT
     trace_id,
@@ -45,8 +59,8 @@ SELECT
     function,
     CASE WHEN function IS NOT NULL THEN module || '!' || function
          WHEN module <> '' AND rva_bytes IS NOT NULL
-             THEN module || '+0x' || lower(printf('%x', rva_bytes))
-         ELSE '0x' || lower(printf('%x', address)) END AS frame
+             THEN module || '+0x' || lower(hex(rva_bytes))
+         ELSE '0x' || lower(hex(address)) END AS frame
 FROM stack_frames;
 
 -- The first tag rule (in budget order) whose pattern matches each tag seen.
