@@ -44,10 +44,6 @@ def _gate_takes(option: str) -> bool:
     return option in done.stdout
 
 
-def _gate_takes_html() -> bool:
-    return _gate_takes("--html")
-
-
 @pytest.fixture
 def workspace(tmp_path: Path) -> Path:
     ws = tmp_path / "workspace"
@@ -86,11 +82,6 @@ def _run_script(script: str, workspace: Path, env: dict[str, str]) -> subprocess
         timeout=600,
         check=False,
     )
-
-
-def _needs_html() -> None:
-    if not _gate_takes_html():
-        pytest.skip("this gate's `check` does not take --html yet, which every template passes")
 
 
 # --- Azure Pipelines ---------------------------------------------------------------------------
@@ -166,7 +157,6 @@ def test_azure_scripts_take_parameters_through_the_environment() -> None:
 
 
 def test_azure_gate_step_runs_the_sample_and_fails_with_exit_code_1(workspace: Path) -> None:
-    _needs_html()
     reports = workspace / "reports"
     values = _azure_values(
         traces="traces/*.etl",
@@ -180,6 +170,9 @@ def test_azure_gate_step_runs_the_sample_and_fails_with_exit_code_1(workspace: P
     assert done.returncode == 1, done.stderr
     for name in ("gate-junit.xml", "gate-summary.md", "gate-report.json", "gate-report.html"):
         assert (reports / name).is_file(), name
+    # The summary attached to the run names the HTML report kept beside it in the artifact.
+    summary = (reports / "gate-summary.md").read_text(encoding="utf-8")
+    assert "Boot timelines and stack views: `gate-report.html`" in summary
     if _gate_takes("--annotations"):
         # Inside Azure Pipelines (TF_BUILD) the gate writes its own logging commands.
         assert "##vso[task.logissue type=error;" in done.stdout
@@ -242,7 +235,6 @@ def test_gitlab_snippet_is_one_job_with_junit_and_an_exposed_html_report() -> No
 
 
 def test_gitlab_script_runs_the_sample_and_fails_with_exit_code_1(workspace: Path) -> None:
-    _needs_html()
     job = _yaml(GITLAB)["driver-memory-gate"]
     env = {k: str(v) for k, v in job["variables"].items() if k != "PIP_CACHE_DIR"}
     env.update(GATE_BASELINE="budgets/baseline.json", CI_JOB_URL="https://gitlab.example/j/7")
@@ -279,7 +271,6 @@ def test_jenkinsfile_publishes_junit_strictly_and_archives_the_reports() -> None
 
 
 def test_jenkins_sh_step_runs_the_sample_and_fails_with_exit_code_1(workspace: Path) -> None:
-    _needs_html()
     text = _jenkins()
     script = re.search(r"sh '''\n(.*?)'''", text, re.S)
     assert script
@@ -289,6 +280,8 @@ def test_jenkins_sh_step_runs_the_sample_and_fails_with_exit_code_1(workspace: P
     done = _run_script(script.group(1), workspace, {**env, "WORKSPACE_TMP": str(tmp)})
     assert done.returncode == 1, done.stderr
     assert (workspace / "gate-reports" / "gate-junit.xml").is_file()
+    page = (workspace / "gate-reports" / "gate-report.html").read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and 'data-driver="contosonet.sys"' in page
     assert (workspace.parent / "pip.log").read_text(encoding="utf-8") == (
         "-m pip install --disable-pip-version-check --quiet driver-memory-gate\n"
     )
