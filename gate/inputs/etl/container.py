@@ -13,7 +13,6 @@ Memory is bounded by `max_bytes` of buffer bodies per batch, never by the trace 
 from __future__ import annotations
 
 import os
-import struct
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator
@@ -78,12 +77,19 @@ class LogfileHeader:
     log_file_name: str
     sync_timestamp_raw: int  # raw clock of the logfile-header record: the time anchor
     boot_time: int  # FILETIME
+    buffer_size: int  # BufferSize: no buffer holds or decompresses to more
 
 
 _BH = L.WMI_BUFFER_HEADER
 _BH_SIZE = L.BUFFER_HEADER_SIZE
-# A corrupt SavedOffset must not make us allocate gigabytes; real buffers are at most a few MiB.
-_MAX_BUFFER_BYTES = 64 << 20
+# ETW's largest buffer (EVENT_TRACE_PROPERTIES.BufferSize: at most 16384 KB since Windows 8,
+# 1024 KB before). No buffer, as stored or decompressed, may claim more: a corrupt size must not
+# make the reader allocate, read or decompress gigabytes.
+_MAX_BUFFER_BYTES = 16 << 20
+# ProcessorIndex is 11 bits (PROCESSOR_INDEX_MASK): a logger sees at most 2048 processors.
+_MAX_PROCESSORS = L.PROCESSOR_INDEX_MASK + 1
+# The fill after the last buffer is checked this many bytes at a time, never read whole.
+_FILL_CHUNK = 1 << 20
 
 
 _T = TypeVar("_T")
@@ -166,20 +172,24 @@ class EtlFile:
             head = f.read(_BH_SIZE)
             if len(head) < _BH_SIZE or head[:4] in (b"\xff\xff\xff\xff", b"\x00\x00\x00\x00"):
                 # Preallocated files end in 0xFF or zero fill; anything else is a cut-off buffer.
-                f.seek(off)
-                tail = f.read()
-                if tail.strip(b"\xff") and tail.strip(b"\x00"):
+                if not self._is_fill(off):
                     if len(head) < _BH_SIZE:
                         raise self._error(
                             off, f"truncated buffer header ({len(head)} of {_BH_SIZE} bytes)"
                         )
                     raise self._error(off, "buffer size 0 or 0xFFFFFFFF followed by data")
                 break
-            bsize, saved, _cur = struct.unpack_from("<III", head)
-            boff = int.from_bytes(head[0x30:0x34], "little")
-            bflag = int.from_bytes(head[0x34:0x36], "little")
+            fields = _BH.unpack(head)
+            bsize, saved = fields["BufferSize"], fields["SavedOffset"]
+            boff, bflag = fields["Offset"], fields["BufferFlag"]
             if bsize < _BH_SIZE:
                 raise self._error(off, f"buffer size {bsize} is smaller than its header")
+            if bsize > _MAX_BUFFER_BYTES:
+                raise self._error(
+                    off,
+                    f"buffer size {bsize} is more than an ETW buffer holds "
+                    f"({_MAX_BUFFER_BYTES >> 20} MiB)",
+                )
             if off + bsize > size:
                 raise self._error(
                     off,
@@ -187,7 +197,7 @@ class EtlFile:
                     f"({size - off} bytes left): truncated file",
                 )
             if bflag & L.BUFFER_FLAG_COMPRESSED:
-                if not _BH_SIZE <= saved <= _BH_SIZE + _MAX_BUFFER_BYTES:
+                if not _BH_SIZE <= saved <= _MAX_BUFFER_BYTES:
                     raise self._error(off, f"compressed buffer has invalid SavedOffset {saved}")
                 if not _BH_SIZE <= boff <= saved:
                     raise self._error(off, f"compressed buffer: Offset {boff} > SavedOffset")
@@ -208,6 +218,34 @@ class EtlFile:
         out["cpu"] = rows["ProcessorIndex"] & L.PROCESSOR_INDEX_MASK
         out["sequence"] = rows["SequenceNumber"]
         return out
+
+    def _is_fill(self, off: int) -> bool:
+        """Whether the file from `off` to its end is all 0xFF or all zero bytes."""
+        self._f.seek(off)
+        fill = self._f.read(1)
+        if fill not in (b"\xff", b"\x00"):
+            return fill == b""
+        while chunk := self._f.read(_FILL_CHUNK):
+            if chunk.strip(fill):
+                return False
+        return True
+
+    def _check_buffer_sizes(self, stated: int) -> None:
+        """Every buffer within the BufferSize the logfile header states (the first buffer is
+        read before that size is known, so it is checked here with the rest): stored as a
+        buffer of at most that size, and, compressed, decompressing to at most that size."""
+        b = self._buffers
+        compressed = (b["BufferFlag"] & L.BUFFER_FLAG_COMPRESSED) != 0
+        claimed = np.where(compressed, b["SavedOffset"], b["BufferSize"]).astype(np.int64)
+        over = np.flatnonzero(claimed > stated)
+        if len(over):
+            i = int(over[0])
+            what = "decompresses to" if compressed[i] else "holds"
+            raise self._error(
+                int(b["file_offset"][i]),
+                f"buffer {what} {int(claimed[i])} bytes, more than the BufferSize {stated} "
+                "the logfile header states",
+            )
 
     def _read_logfile_header(self) -> LogfileHeader:
         first = self._buffers[0]
@@ -233,6 +271,28 @@ class EtlFile:
                 base, f"logfile header payload of {len(payload)} bytes, need {layout.size}"
             )
         h = layout.unpack(payload, 0)
+        # A field's file offset; a compressed first buffer has none: name the buffer then.
+        stored = not int(first["BufferFlag"]) & L.BUFFER_FLAG_COMPRESSED
+        payload_at = base + L.SYSTEM_TRACE_HEADER.size
+
+        def field_at(name: str) -> int:
+            return payload_at + layout.offset_of(name) if stored else int(first["file_offset"])
+
+        stated = int(h["BufferSize"])
+        if not _BH_SIZE < stated <= _MAX_BUFFER_BYTES:
+            raise self._error(
+                field_at("BufferSize"),
+                f"logfile header: BufferSize {stated} is not an ETW buffer size "
+                f"({_BH_SIZE + 1} to {_MAX_BUFFER_BYTES} bytes)",
+            )
+        self._check_buffer_sizes(stated)
+        cpus = int(h["NumberOfProcessors"])
+        if cpus > _MAX_PROCESSORS:
+            raise self._error(
+                field_at("NumberOfProcessors"),
+                f"logfile header: NumberOfProcessors {cpus} is more than a logger can see "
+                f"({_MAX_PROCESSORS})",
+            )
         logger_name, pos = _utf16z(payload, layout.size)
         log_file_name, _ = _utf16z(payload, pos)
         ptr = h["PointerSize"] if h["PointerSize"] in (4, 8) else (8 if ht == L.HT_SYSTEM64 else 4)
@@ -245,7 +305,7 @@ class EtlFile:
             end_filetime=int(h["EndTime"]),
             clock_type=int(h["ReservedFlags"]),
             timer_resolution=int(h["TimerResolution"]),
-            cpu_count=int(h["NumberOfProcessors"]),
+            cpu_count=cpus,
             cpu_speed_mhz=int(h["CpuSpeedInMHz"]),
             log_file_mode=int(h["LogFileMode"]),
             compressed=bool(h["LogFileMode"] & L.EVENT_TRACE_COMPRESSED_MODE) or any_compressed,
@@ -259,6 +319,7 @@ class EtlFile:
             log_file_name=log_file_name,
             sync_timestamp_raw=int(rec["SystemTime"]),
             boot_time=int(h["BootTime"]),
+            buffer_size=stated,
         )
 
     def _ticks_per_second(self) -> float:

@@ -369,3 +369,93 @@ def test_pure_python_walk_matches(etl_bytes, build, monkeypatch, header_backend)
     data = bytearray(path.read_bytes())
     struct.pack_into("<H", data, 4096 + 0x48 + 4, 3)
     _raises_at(etl_bytes.write(bytes(data)), 4096 + 0x48, "smaller than")
+
+
+# ---- sizes the format does not allow ----------------------------------------------------------
+_PAYLOAD = 0x48 + 0x20  # the logfile header payload: after the buffer and record headers
+
+
+def _compressed(build, records: int = 50) -> bytearray:
+    recs = [build["system"](0x02, 0x0E20, 2, i, 2, SYNC + i, b"q" * 24) for i in range(records)]
+    plain = build["buffer"](recs, cpu=1, seq=3)
+    end = struct.unpack_from("<I", plain, 0x30)[0]
+    buf = bytearray(plain[:0x48]) + compress(plain[0x48:end])
+    struct.pack_into("<I", buf, 0, len(buf))
+    struct.pack_into("<H", buf, 0x34, 0x60)
+    return buf
+
+
+def test_buffer_larger_than_the_logfile_header_states(etl_bytes, build):
+    data = build["header_buffer"]() + build["buffer"]([], size=65536 + 4096)
+    _raises_at(etl_bytes.write(data), 4096, "more than the BufferSize 65536")
+
+
+def test_first_buffer_is_checked_against_the_size_it_states(etl_bytes, build):
+    data = bytearray(_good(build))
+    struct.pack_into("<I", data, _PAYLOAD, 2048)  # the header says 2 KiB; its own buffer is 4 KiB
+    _raises_at(etl_bytes.write(bytes(data)), 0, "holds 4096 bytes, more than the BufferSize 2048")
+
+
+@pytest.mark.parametrize("stated", [0, 0x48, (16 << 20) + 8, 0xFFFFFFF8])
+def test_logfile_header_buffer_size_out_of_range(etl_bytes, build, stated):
+    data = bytearray(_good(build))
+    struct.pack_into("<I", data, _PAYLOAD, stated)
+    _raises_at(etl_bytes.write(bytes(data)), _PAYLOAD, f"BufferSize {stated} is not")
+
+
+def test_compressed_buffer_claiming_more_than_the_stated_size(etl_bytes, build):
+    buf = _compressed(build)
+    struct.pack_into("<I", buf, 4, 65536 + 8)  # SavedOffset: what it would decompress to
+    path = etl_bytes.write(build["header_buffer"]() + bytes(buf))
+    _raises_at(path, 4096, "decompresses to 65544 bytes, more than the BufferSize 65536")
+
+
+def test_uncompressed_buffer_claiming_gigabytes_is_refused_before_reading(etl_bytes, build):
+    # A sparse file of 4 GiB whose second buffer claims all of it: refused from its header.
+    path = etl_bytes.write(_good(build))
+    with path.open("r+b") as f:
+        f.seek(4096)
+        f.write(struct.pack("<I", 0xFFFFFFF8))
+        f.truncate(4096 + 0xFFFFFFF8)
+    _raises_at(path, 4096, "buffer size 4294967288 is more than an ETW buffer holds (16 MiB)")
+
+
+def test_fill_after_the_last_buffer_is_not_read_whole(etl_bytes, build, monkeypatch):
+    path = etl_bytes.write(_good(build))
+    with path.open("r+b") as f:
+        f.truncate(8192 + (64 << 20))  # 64 MiB of zero fill, sparse
+    reads: list[int] = []
+    real_open = open
+
+    class Counting:
+        def __init__(self, f):
+            self._f = f
+
+        def read(self, n=-1):
+            reads.append(n)
+            return self._f.read(n)
+
+        def __getattr__(self, name):
+            return getattr(self._f, name)
+
+    import gate.inputs.etl.container as C
+
+    monkeypatch.setattr(C, "open", lambda p, m: Counting(real_open(p, m)), raising=False)
+    with open_etl(path) as etl:
+        assert etl.buffer_count == 2
+    assert -1 not in reads and max(reads) <= 1 << 20
+
+
+@pytest.mark.parametrize("cpus", [0x80000000, 0xFFFFFFFF, 2049])
+def test_number_of_processors_out_of_range(etl_bytes, build, cpus):
+    data = bytearray(_good(build))
+    struct.pack_into("<I", data, _PAYLOAD + 0x0C, cpus)
+    _raises_at(etl_bytes.write(bytes(data)), _PAYLOAD + 0x0C, f"NumberOfProcessors {cpus}")
+
+
+def test_number_of_processors_at_the_limit_is_read(etl_bytes, build):
+    data = bytearray(_good(build))
+    struct.pack_into("<I", data, _PAYLOAD + 0x0C, 2048)
+    with open_etl(etl_bytes.write(bytes(data))) as etl:
+        assert etl.header.cpu_count == 2048
+        assert etl.header.buffer_size == 65536

@@ -194,3 +194,17 @@ def test_corpus_buffers_decompress_exactly(name, count):
     # The reference decoder agrees byte for byte on a sample.
     for _off, src, size in bufs[:: max(1, len(bufs) // 8)]:
         assert xpress.decompress_python(src, size) == xpress.decompress(src, size)
+
+
+@pytest.mark.parametrize("dec", DECODERS, ids=lambda f: f.__name__)
+def test_output_stops_at_the_stated_size(dec):
+    # A 4 GiB match in a dozen bytes: refused at the match, nothing of it is written.
+    bomb = _stream([("lit", b"A"), ("match", (1, 0xFFFF_FFF0))])
+    assert len(bomb) < 16
+    with pytest.raises(XpressError, match="runs past output size 64"):
+        xpress.decompress_python(bomb, 64)
+    with pytest.raises(XpressError):
+        dec(bomb, 64)
+    # Input that goes on after the stated size is full is not decoded further.
+    more = _stream([("lit", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ")])
+    assert dec(more, 10) == b"ABCDEFGHIJ"
