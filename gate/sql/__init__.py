@@ -19,6 +19,7 @@ import duckdb
 
 from gate.metrics import AGGREGATES
 from gate.sql.peaks import build_peaks
+from gate.sql.ranges import refuse_overflowing_sums
 from gate.store.store import insert_rows, run_script, sql_text
 from gate.tables.drivers import DEFAULT_SKIP_MODULES
 from gate.units import format_window
@@ -29,6 +30,7 @@ ModelStep = str | Callable[[duckdb.DuckDBPyConnection], None]
 MODEL_STEPS: tuple[ModelStep, ...] = (
     "10_attribution.sql",
     "20_window.sql",
+    refuse_overflowing_sums,  # before any sum: every byte figure fits its BIGINT
     "30_sweep.sql",
     build_peaks,
     "40_metrics.sql",

@@ -22,6 +22,11 @@ from gate.inputs.etl.intern import StackTable
 from gate.tables.drivers import driver_name
 
 END_TS = int(np.iinfo(np.int64).max)
+# An image's valid range: a PE image's SizeOfImage is 32 bits, and its end (exclusive) must be
+# a uint64, as the image maps keep it: below 2**64. Image events outside it are skipped with a
+# note, where they enter the tracker: no image map or resident set sees them.
+MAX_IMAGE_BYTES = (1 << 32) - 1
+ADDRESS_END = 1 << 64
 
 # An image map: sorted base addresses, their ends and the images' driver names.
 ImageMap = tuple[np.ndarray, np.ndarray, list[str]]
@@ -50,9 +55,13 @@ class ImageTracker:
         self._events: list[ImageEvent] = []
         self._image_ids: list[tuple[int, int, int, int, str]] = []
         self._dbgids: list[tuple[int, int, int, int, str, str, int]] = []
+        self.skipped = 0  # image events outside the valid range
+        self.notes: list[str] = []
 
     def absorb(self, r: BatchResult) -> None:
-        self._events += r.image_events
+        events = [e for e in r.image_events if _in_range(e[6], e[7])]
+        self.skipped += len(r.image_events) - len(events)
+        self._events += events
         self._image_ids += r.image_ids
         self._dbgids += r.dbgids
 
@@ -95,6 +104,11 @@ class ImageTracker:
         self._apply_pdb_ids(rows)
         self.rows = rows
         self._events = []
+        if self.skipped:
+            self.notes = [
+                f"{self.skipped} image events skipped: size past {MAX_IMAGE_BYTES} bytes or "
+                "image ending at or past 2**64"
+            ]
 
     def _apply_pdb_ids(self, rows: list[ImageRow]) -> None:
         """Fill PDB identity from DbgID_RSDS events, matched on (process, base).
@@ -156,6 +170,10 @@ class ImageTracker:
             return got
 
         return points, image_map
+
+
+def _in_range(base: int, size: int) -> bool:
+    return base >= 0 and 0 <= size <= MAX_IMAGE_BYTES and base + size < ADDRESS_END
 
 
 @dataclass
