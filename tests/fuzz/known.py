@@ -10,20 +10,7 @@ from __future__ import annotations
 
 import re
 
-KNOWN: list[tuple[str, str, str]] = [
-    (
-        "etl",
-        r"crash: OverflowError at gate/inputs/etl/images\.py:image_map",
-        "gate/inputs/etl/images.py image_map: an image whose base + size reaches 2**64 "
-        "overflows the uint64 end column; bound image ends where image events are decoded",
-    ),
-    (
-        "*",
-        r"crash: ConversionException at gate/store/store\.py:run_script",
-        "gate/sql/model: sums of size_bytes are cast to BIGINT and overflow (two allocations "
-        "of 2**62 bytes); sum in HUGEINT or refuse such traces with a message",
-    ),
-]
+KNOWN: list[tuple[str, str, str]] = []
 
 
 def known_reason(kind: str, signature: str) -> str | None:

@@ -11,6 +11,7 @@ Normalized folders: the manifest's JSON and the Parquet tables' values and bytes
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import random
 import struct
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import yaml
 
 from .seeds import Case
@@ -319,10 +321,15 @@ def _encoded(rng: random.Random, text: str) -> bytes:
 # --- normalized folders -------------------------------------------------------------------
 
 
+@functools.cache
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    """One in-memory connection per process for the Parquet rewrites: connecting costs more
+    than the rewrite itself."""
+    return duckdb.connect()
+
+
 def _parquet_variant(rng: random.Random, data: bytes, table: str) -> tuple[bytes, str]:
     """The table rewritten by DuckDB with one column replaced by extreme values."""
-    import duckdb
-
     extremes = ("1099511627775", "999999999.0", "4294967295",
                 "NULL", "-1", "9223372036854775807", "-9223372036854775808", "'inf'::DOUBLE",
                 "'nan'::DOUBLE", "1e300", "'(total)'", "''", "repeat('x', 100000)", "0",
@@ -330,7 +337,7 @@ def _parquet_variant(rng: random.Random, data: bytes, table: str) -> tuple[bytes
     with tempfile.TemporaryDirectory(prefix="gate-fuzz-pq-") as tmp:
         src, dst = Path(tmp) / "in.parquet", Path(tmp) / "out.parquet"
         src.write_bytes(data)
-        con = duckdb.connect()
+        con = _duckdb()
         try:
             cols = [
                 r[0]
@@ -351,8 +358,6 @@ def _parquet_variant(rng: random.Random, data: bytes, table: str) -> tuple[bytes
             return dst.read_bytes(), f"{table}.{col} = {value}"
         except duckdb.Error as exc:
             return data, f"parquet variant failed: {exc}"
-        finally:
-            con.close()
 
 
 def mutate_normalized(rng: random.Random, case: Case) -> str:
