@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 import re
 from fractions import Fraction
+from typing import TypeGuard
 
 __all__ = [
     "BINARY_UNITS",
@@ -81,7 +82,7 @@ def _number(text: str) -> Fraction:
     return Fraction(text.replace("_", ""))
 
 
-def _is_integer_like(value: object) -> bool:
+def _is_integer_like(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 

@@ -272,7 +272,8 @@ def read_baseline(path: Path) -> Baseline:
         for metric, value in metrics.items():
             _name(shown, f"{key}.{metric}", metric)
             out.setdefault(driver, {})[metric] = _value(shown, f"{key}.{metric}", value)
-    traces = doc.get("traces") if isinstance(doc.get("traces"), list) else []
+    listed = doc.get("traces")
+    traces: list[object] = listed if isinstance(listed, list) else []
     return Baseline(
         drivers=out,
         traces=[

@@ -233,7 +233,7 @@ class _Reader:
                     return None
                 merged.extend(pairs)
         written = {k.value for k, _ in own if isinstance(k, ScalarNode)}
-        inherited: dict[str, tuple[Node, Node]] = {}
+        inherited: dict[str | None, tuple[Node, Node]] = {}
         for key_node, value_node in merged:
             name = key_node.value if isinstance(key_node, ScalarNode) else None
             if name not in written and name not in inherited:

@@ -33,14 +33,14 @@ _MIN_COUNT = 10
 _PLAIN_NAME_RE = re.compile(r"[a-z0-9_][a-z0-9_.\-]*")
 
 
-def tidy_size(value: float) -> int:
+def tidy_size(value: float | Fraction) -> int:
     """`value` rounded up to a tidy binary step: 1 KiB below 64 KiB, 4 KiB below 4 MiB, ..."""
     wanted = max(math.ceil(value), _MIN_SIZE)
     step = next(step for lowest, step in _SIZE_STEPS if wanted >= lowest)
     return -(-wanted // step) * step
 
 
-def tidy_count(value: float) -> int:
+def tidy_count(value: float | Fraction) -> int:
     """`value` rounded up to two significant decimal digits: 1,481 → 1,500."""
     wanted = max(math.ceil(value), _MIN_COUNT)
     step = 10 ** max(len(str(wanted)) - 2, 0)

@@ -93,7 +93,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     (`_prelude.sql`): run after the model is built, before the inputs are loaded."""
     with contextlib.suppress(duckdb.Error):  # not registered yet on this connection
         con.remove_function("fmt_value")
-    con.create_function(
+    con.create_function(  # type: ignore[call-overload]  # the stubs lack null_handling's values
         "fmt_value",
         format_value,
         [duckdb.sqltype("VARCHAR"), duckdb.sqltype("DOUBLE")],

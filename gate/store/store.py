@@ -17,7 +17,7 @@ import re
 import shutil
 import tempfile
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
 from pathlib import Path
 
@@ -47,7 +47,9 @@ def run_script(con: duckdb.DuckDBPyConnection, text: str, params: list | None = 
             con.execute(statement).fetchall()
 
 
-def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list[list[object]]) -> None:
+def insert_rows(
+    con: duckdb.DuckDBPyConnection, table: str, rows: Sequence[Sequence[object]]
+) -> None:
     """Insert rows into one of the gate's own tables, every value a bound parameter."""
     if not _IDENTIFIER.fullmatch(table):
         raise ValueError(f"not a table name: {table!r}")

@@ -25,6 +25,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -262,7 +263,7 @@ class _ScenarioWriter:
         ticks_l, cpu_l, tid_l = self.ticks.tolist(), t.cpu.tolist(), t.thread_id.tolist()
         hook_l, session_l = hooks.tolist(), (t.session_id >= 0).tolist()
         stack_l = np.where(with_stack, t.stack_id, -1).tolist()
-        thread = {} if self.perfinfo_pool else {"process_id": SYSTEM_PROCESS_ID}
+        thread: dict[str, Any] = {} if self.perfinfo_pool else {"process_id": SYSTEM_PROCESS_ID}
         next_image = 0
         for i in range(n):
             while image_at[next_image] <= i:
@@ -319,7 +320,7 @@ class _ScenarioWriter:
         config = P.encode(
             P.SYSCONFIG_CPU, ps, NumberOfProcessors=max(sc.cpus, 1), PageSize=sc.page_size_bytes
         )
-        common = {"timestamp": self.end_ts, "cpu": 0}
+        common: dict[str, Any] = {"timestamp": self.end_ts, "cpu": 0}
         write(
             header_type=self.ht_system,
             hook_id=D.HOOK_SYSCONFIG_CPU,

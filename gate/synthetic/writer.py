@@ -101,8 +101,8 @@ def _pack_guid_header(
         )  # fmt: skip
         return
     # INSTANCE is FULL plus instance ids and a parent GUID, written as 0.
-    full = (size, header_type, _MF, hook_id & 0xFF, 0, version, thread_id, process_id)
-    full += (timestamp, g, 0, 0)
+    full: tuple[object, ...] = (size, header_type, _MF, hook_id & 0xFF, 0, version, thread_id)
+    full += (process_id, timestamp, g, 0, 0)
     if header_type in (L.HT_FULL_HEADER32, L.HT_FULL_HEADER64):
         _FULL.pack_into(data, pos, *full)
     else:

@@ -58,7 +58,7 @@ class _Events:
         n = len(values["ticks"])  # type: ignore[arg-type]
         for name, dtype in _COLUMNS.items():
             v = values[name]
-            if np.ndim(v) == 0:
+            if np.ndim(v) == 0:  # type: ignore[arg-type]
                 self.cols[name].append(np.full(n, v, dtype=dtype))
             else:
                 self.cols[name].append(np.asarray(v, dtype=dtype))
@@ -103,7 +103,7 @@ def generate(scenario: Scenario) -> SyntheticTrace:
             _add_pattern(events, p, rng, scenario.cpus, next_address)
     for e in scenario.events:
         events.add(
-            ticks=_quantize([e.time_s]),
+            ticks=_quantize(np.array([e.time_s])),
             event=e.event,
             pool_type=e.pool_type,
             tag=e.tag,

@@ -29,13 +29,13 @@ class SymbolicReader(CachedReader):
     def __init__(self, path: Path, info: PdbInfo) -> None:
         super().__init__(path, info)
         try:
-            archive = symbolic.Archive.open(str(path))
+            archive = symbolic.Archive.open(str(path))  # type: ignore[attr-defined]
             obj = next(o for o in archive.iter_objects() if o.file_format == "pdb")
             self._debug_id = obj.debug_id
             self._symcache = obj.make_symcache()
         except StopIteration:
             raise PdbFormatError(path, "symbolic finds no PDB object in it") from None
-        except symbolic.SymbolicError as e:
+        except symbolic.SymbolicError as e:  # type: ignore[attr-defined]
             # symbolic's messages add a line per cause; a gate error is one line.
             causes = "; ".join(line.strip() for line in str(e).splitlines() if line.strip())
             raise PdbFormatError(path, f"symbolic cannot read it: {causes}") from None

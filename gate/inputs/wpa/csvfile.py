@@ -107,7 +107,7 @@ class _Lines:
                     if len(raw) > _MAX_LINE_BYTES:
                         raise CsvFormatError(f"{csvf.name}:{self.number}: the line is over 4 MiB")
                     codec = "utf-8-sig" if self.number == 1 else "utf-8"
-                    yield raw if utf16 else raw.decode(codec)
+                    yield raw if isinstance(raw, str) else raw.decode(codec)
         except UnicodeDecodeError as exc:
             where = f"{csvf.name}:{self.number}" if not utf16 else f"{csvf.name}"
             raise CsvFormatError(

@@ -278,14 +278,14 @@ def _pool_type(reader: FileReader, line: int, row: list[str]) -> int:
             raise reader.error(line, "pool_type", f"POOL_TYPE {value} is out of range")
         return value
     text = reader.cell(row, "paged")
-    value = _PAGED_VALUES.get(re.sub(r"\s+", "", text).lower())
-    if value is None:
+    paged = _PAGED_VALUES.get(re.sub(r"\s+", "", text).lower())
+    if paged is None:
         raise reader.error(
             line,
             "paged",
             f"'{reader.cols.display('paged')}' value {text!r} is neither 'Paged' nor 'NonPaged'",
         )
-    return value
+    return paged
 
 
 def _address(reader: FileReader, line: int, row: list[str]) -> int:
