@@ -1,4 +1,5 @@
-"""Optional numba compilation of the reader's loop kernels (the `fast` extra).
+"""numba compilation of the reader's loop kernels (a default dependency where numba has
+wheels, see pyproject.toml; the `fast` extra asks for it anywhere).
 
 A kernel is a plain Python function over arrays that numba compiles unchanged. `kernel(fn)`
 gives the compiled function, or None when numba is not installed, fails to set itself up, or
@@ -14,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 _njit: Any = None
-try:  # pragma: no cover - depends on the optional "fast" extra
+try:  # pragma: no cover - depends on numba being installed
     if os.environ.get("GATE_NO_NUMBA"):
         raise ImportError("numba disabled by GATE_NO_NUMBA")
     import numba
@@ -30,7 +31,7 @@ def kernel(fn: Callable[..., Any]) -> Callable[..., Any] | None:
     """`fn` compiled by numba, or None without numba."""
     if _njit is None:
         return None
-    try:  # pragma: no cover - depends on the optional "fast" extra
+    try:  # pragma: no cover - depends on numba being installed
         return _njit(fn)
     except Exception:
         return None
