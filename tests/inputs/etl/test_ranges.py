@@ -139,3 +139,18 @@ def test_a_trace_with_the_largest_sum_that_fits_is_modelled(tmp_path: Path) -> N
         )
     assert got["nonpaged_impacting_bytes"] == (1 << 63) - 1
     assert got["nonpaged_peak_outstanding_bytes"] == (1 << 63) - 1
+
+
+def test_drivers_that_fit_alone_but_not_together_refuse_the_trace(tmp_path: Path) -> None:
+    path = tmp_path / "two.etl"
+    with EtlWriter(path, cpu_count=1, start_timestamp=SYNC) as w:
+        _image(w, SYNC, "\\SystemRoot\\drivers\\a.sys", BASE, 0x100000)
+        _image(w, SYNC, "\\SystemRoot\\drivers\\b.sys", BASE + 0x100000, 0x100000)
+        _alloc(w, SYNC + 10, 0x1000, 1 << 62, [BASE + 0x40])
+        _alloc(w, SYNC + 11, 0x2000, (1 << 62) + 5, [BASE + 0x100040])
+    with pytest.raises(InputError) as info:
+        _model([path])
+    assert str(info.value).startswith(
+        f"{path}: the drivers' pool allocations and resident pages add up to {(1 << 63) + 5} "
+        "bytes (the most: driver 'b.sys'), past"
+    )
