@@ -25,9 +25,11 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TypeVar
 
 from gate import __version__
 from gate.errors import BaselineError
@@ -40,6 +42,7 @@ READ_VERSIONS = (1, 2)
 # enough that 400 drivers make a baseline of a few hundred kilobytes.
 EVIDENCE_TOP = 20
 _MAX_EVIDENCE_ROWS = 1000
+_V = TypeVar("_V")
 
 
 @dataclass(frozen=True)
@@ -263,15 +266,7 @@ def read_baseline(path: Path) -> Baseline:
     drivers = doc.get("drivers")
     if not isinstance(drivers, dict):
         raise BaselineError(f"{shown}: key 'drivers': expected a mapping of driver to metrics")
-    out: dict[str, dict[str, float]] = {}
-    for driver, metrics in drivers.items():
-        key = f"drivers.{driver}"
-        _name(shown, key, driver)
-        if not isinstance(metrics, dict):
-            raise BaselineError(f"{shown}: key {_key(key)}: expected a mapping of metrics")
-        for metric, value in metrics.items():
-            _name(shown, f"{key}.{metric}", metric)
-            out.setdefault(driver, {})[metric] = _value(shown, f"{key}.{metric}", value)
+    out = _by_driver_and_metric(shown, "drivers", drivers, _value)
     listed = doc.get("traces")
     traces: list[object] = listed if isinstance(listed, list) else []
     return Baseline(
@@ -304,15 +299,26 @@ def _evidence(shown: str, value: object) -> dict[str, dict[str, MetricEvidence]]
         return {}
     if not isinstance(value, dict):
         raise BaselineError(f"{shown}: key 'evidence': expected a mapping of driver to metrics")
-    out: dict[str, dict[str, MetricEvidence]] = {}
-    for driver, metrics in value.items():
-        key = f"evidence.{driver}"
+    return _by_driver_and_metric(shown, "evidence", value, _metric_evidence)
+
+
+def _by_driver_and_metric(
+    shown: str,
+    section: str,
+    mapping: dict[str, object],
+    read: Callable[[str, str, object], _V],
+) -> dict[str, dict[str, _V]]:
+    """`{driver: {metric: entry}}` of one section, every name checked and each entry read
+    by `read(shown, key, entry)`."""
+    out: dict[str, dict[str, _V]] = {}
+    for driver, metrics in mapping.items():
+        key = f"{section}.{driver}"
         _name(shown, key, driver)
         if not isinstance(metrics, dict):
             raise BaselineError(f"{shown}: key {_key(key)}: expected a mapping of metrics")
         for metric, entry in metrics.items():
             _name(shown, f"{key}.{metric}", metric)
-            out.setdefault(driver, {})[metric] = _metric_evidence(shown, f"{key}.{metric}", entry)
+            out.setdefault(driver, {})[metric] = read(shown, f"{key}.{metric}", entry)
     return out
 
 
