@@ -344,11 +344,11 @@ def _evidence(check: Check, rows: int | None = None) -> str:
     sites = [(s.site, s.impacting_bytes, s.allocated_bytes, s.allocations) for s in check.top_sites]
     tags, sites = tags[:rows], sites[:rows]
     out = []
-    for title, rows in (("Pool tag", tags), ("Call site", sites)):
-        if not rows:
+    for title, listed in (("Pool tag", tags), ("Call site", sites)):
+        if not listed:
             continue
         cells = []
-        for name, impacting, allocated, count in rows:
+        for name, impacting, allocated, count in listed:
             figures = [format_bytes(allocated), format_count(count)]
             if not at_peak:
                 figures.insert(0, format_bytes(impacting))
@@ -362,8 +362,7 @@ def _driver_trace_values(driver: str, checks: list[Check], verdict: Verdict) -> 
     if len(verdict.traces) < 2:
         return ""
     metrics = sorted({c.metric for c in checks}, key=priority)
-    rows = [_trace_value_row(driver, m, verdict, None) for m in metrics]
-    rows = [r for r in rows if r is not None]
+    rows = [r for m in metrics if (r := _trace_value_row(driver, m, verdict, None)) is not None]
     if not rows:
         return ""
     head = ("Metric", "Aggregate", *(f"trace {t.trace_id}" for t in verdict.traces))

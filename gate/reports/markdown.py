@@ -32,7 +32,7 @@ from gate.reports.common import (
     unattributed_line,
     waiver_text,
 )
-from gate.rules.results import Check, Outcome, Verdict
+from gate.rules.results import CallSite, Check, Outcome, TagUse, Verdict
 
 __all__ = ["DEFAULT_MAX_BYTES", "HARD_MAX_BYTES", "render_markdown"]
 
@@ -249,7 +249,7 @@ def _evidence(check: Check) -> list[str]:
         ]
     evidence = evidence_for(check.metric)
     first = "Impacting" if evidence is not None and evidence[2] == "impacting_bytes" else "Bytes"
-    uses = [
+    uses: list[tuple[str, str, list[tuple[str, TagUse | CallSite]]]] = [
         ("Pool tag", "tags", [(u.tag, u) for u in check.top_tags]),
         ("Call site", "call sites", [(u.site, u) for u in check.top_sites]),
     ]
