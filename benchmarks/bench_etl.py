@@ -15,7 +15,7 @@ that peak RSS belongs to that run alone:
 * `ingest`  - `gate ingest TRACE --out DIR` (decode + attribution + DuckDB load + Parquet export)
 * `check`   - `gate check TRACE -b budgets.yaml` (the whole job, reports included)
 
-for uncompressed and compressed traces, with the numba kernels (the `fast` extra) and without
+for uncompressed and compressed traces, with the numba kernels (the default install) and without
 (`GATE_NO_NUMBA=1`, the project's switch read by gate/inputs/etl/jit.py).
 When an existing Python parser, etl-parser (PyPI, Apache-2.0), is importable by the Python
 given with `--etl-parser-python` (or by this one), it is timed on a smaller trace written the
@@ -504,14 +504,14 @@ def fmt_row(row: dict) -> str:
         f"{row['cores']} | {row['records']:,} | "
         f"{row['pool_events']:,} | {row['file_mb']:,.1f} | {row['seconds']:,.1f} | "
         f"{rec_s:,.0f} | {row['file_mb'] / row['seconds']:,.1f} | {row['rss_mib']:,.0f} | "
-        f"{row['cpu_s'] / row['seconds']:.2f} |"
+        f"{row['cpu_s']:,.1f} | {row['cpu_s'] / row['seconds']:.2f} |"
     )
 
 
 HEADER = (
     "| run | trace | stacks | backend | cores | records | pool events | file MB | seconds "
-    "| records/s | MB/s | peak RSS MiB | CPU/wall |\n"
-    "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| records/s | MB/s | peak RSS MiB | CPU s | CPU/wall |\n"
+    "|---|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
 
 
@@ -564,8 +564,8 @@ def print_sweep_ratios(rows: list[dict]) -> None:
     }
     print(f"\n## relative to {fewest:,} distinct stacks (same run, same trace size)\n")
     print(
-        "| run | trace | backend | cores | stacks | stack ids | seconds × | peak RSS × |\n"
-        "|---|---|---|---:|---:|---:|---:|---:|"
+        "| run | trace | backend | cores | stacks | stack ids | seconds × | CPU s × "
+        "| peak RSS × |\n|---|---|---|---:|---:|---:|---:|---:|---:|"
     )
     for r in rows:
         b = base.get((r["what"], r["trace"], r["backend"], r["cores"]))
@@ -574,7 +574,7 @@ def print_sweep_ratios(rows: list[dict]) -> None:
         print(
             f"| {r['what']} | {r['trace']} | {r['backend']} | {r['cores']} | {r['stacks']:,} | "
             f"{r['stack_ids']:,} | {r['seconds'] / b['seconds']:.2f} | "
-            f"{r['rss_mib'] / b['rss_mib']:.2f} |"
+            f"{r['cpu_s'] / b['cpu_s']:.2f} | {r['rss_mib'] / b['rss_mib']:.2f} |"
         )
 
 
@@ -678,7 +678,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument(
         "--backends",
         default="numba,python",
-        help="comma list: numba (fast extra), python (GATE_NO_NUMBA=1)",
+        help="comma list: numba (the default install), python (GATE_NO_NUMBA=1)",
     )
     ap.add_argument("--modes", default="reader,load,ingest,check", help="comma list")
     ap.add_argument(
