@@ -1,11 +1,11 @@
-"""Fixtures for the symbol tests: the corpus PDB and the backends this system runs."""
+"""Fixtures for the symbol tests: the corpus PDB, our own PDB, the backends this system runs."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from pdb_kit import CRASH_PDB
+from pdb_kit import CRASH_PDB, GATEFIX_PDB
 
 from gate.inputs.symbols import available_backends
 
@@ -15,6 +15,13 @@ def crash_pdb() -> Path:
     if not CRASH_PDB.is_file():
         pytest.skip(f"the shared corpus PDB is not at {CRASH_PDB} (only developers have it)")
     return CRASH_PDB
+
+
+@pytest.fixture
+def gatefix_pdb() -> Path:
+    """The repository's own PDB: never skipped, since it is part of the checkout."""
+    assert GATEFIX_PDB.is_file(), f"{GATEFIX_PDB} is missing from the checkout"
+    return GATEFIX_PDB
 
 
 @pytest.fixture(params=["symbolic", "dbghelp"])

@@ -1,8 +1,11 @@
 """Hand-made and patched PDBs for the symbol tests.
 
-`crash.pdb` (corpus/pdb, see its PROVENANCE.md) is a real MSVC PDB. The facts the tests
-expect of it were read with `llvm-pdbutil dump -summary -section-headers -symbols -publics`
-(offsets there are decimal: `addr = 0001:0288` is RVA 0x1000 + 288 = 0x1120).
+`crash.pdb` (corpus/pdb, see its PROVENANCE.md) is a real MSVC PDB. `gatefix.pdb` (fixtures/,
+see PROVENANCE.md there) is our own, built by clang-cl and lld-link from our own source, and
+is in the repository, so its tests run wherever a PDB reader does (CI's Windows job with
+DbgHelp). The facts the tests expect of either were read with `llvm-pdbutil dump -summary
+-section-headers -symbols -publics` (offsets there are decimal: `addr = 0001:0288` is RVA
+0x1000 + 288 = 0x1120).
 
 `msf_bytes` builds a small PDB from literal struct formats, not from `gate.inputs.symbols`,
 so that the tests check the reader's layouts instead of repeating them.
@@ -20,6 +23,12 @@ from scenario_kit import CORPUS
 CRASH_PDB = CORPUS / "pdb" / "crash.pdb"
 CRASH_GUID = "3249d99d-0c40-4931-8610-f4e4fb0b6936"
 CRASH_KEY = "3249D99D0C4049318610F4E4FB0B69361"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+GATEFIX_PDB = FIXTURES / "gatefix.pdb"
+# `llvm-pdbutil dump -summary`: GUID {E4440332-23CB-F23A-4C4C-44205044422E}, Age 1.
+GATEFIX_GUID = "e4440332-23cb-f23a-4c4c-44205044422e"
+GATEFIX_AGE = 1
+GATEFIX_KEY = "E444033223CBF23A4C4C44205044422E1"
 DBI_SIGNATURE = b"\xff\xff\xff\xff" + struct.pack("<I", 19990903)
 MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\x00\x00\x00"
 
@@ -31,11 +40,19 @@ def copy_pdb(src: Path, dest: Path) -> Path:
     return dest
 
 
-def patched(src: Path, dest: Path, *, guid: str | None = None, age: int | None = None) -> Path:
-    """A copy of `src` whose GUID (every copy of the info stream) or DBI age is replaced."""
+def patched(
+    src: Path,
+    dest: Path,
+    *,
+    guid: str | None = None,
+    age: int | None = None,
+    old_guid: str = CRASH_GUID,
+) -> Path:
+    """A copy of `src` whose GUID `old_guid` (every copy of the info stream) or DBI age is
+    replaced."""
     data = bytearray(src.read_bytes())
     if guid is not None:
-        old = uuid.UUID(CRASH_GUID).bytes_le
+        old = uuid.UUID(old_guid).bytes_le
         hits = [i for i in range(len(data)) if data.startswith(old, i)]
         assert hits, "the GUID is not in the file"
         for i in hits:
