@@ -123,3 +123,94 @@ def hand_pdb(info_age: int = 3, dbi_age: int | None = 4) -> bytes:
     if dbi_age is not None:
         streams += [dbi_stream(dbi_age, 4, (8, 4, 0, 0, 0, 4)), sections]
     return msf_bytes(streams)
+
+
+# What gatefix.pdb records, as `llvm-pdbutil dump -symbols -publics` reads it: procedures
+# (RVA, code size, name) and code publics (RVA, name as SYMOPT_UNDNAME undecorates it).
+GATEFIX_PROCEDURES = [
+    (0x1000, 94, "Contoso::Queue::Grow"),
+    (0x1060, 66, "HashSlot"),
+    (0x10B0, 54, "Contoso::Queue::~Queue"),
+    (0x10F0, 159, "DriverEntry"),
+    (0x1190, 75, "Contoso::Pool<int>::Reserve"),
+    (0x11E0, 126, "`anonymous namespace'::callback"),
+]
+GATEFIX_PUBLICS = [
+    (0x1000, "Contoso::Queue::Grow"),
+    (0x10B0, "Contoso::Queue::~Queue"),
+    (0x10F0, "DriverEntry"),
+    (0x1190, "Contoso::Pool<int>::Reserve"),
+    (0x1260, "Contoso::Queue::Flush"),
+]
+_SYMTAG_FUNCTION, _SYMTAG_PUBLIC, _SYMFLAG_PUBLIC_CODE = 5, 10, 0x00400000  # cvconst.h, dbghelp.h
+
+
+class FakeDbgHelp:
+    """dbghelp.dll as its documentation describes it, for the ctypes calls the dbghelp backend
+    makes, so that the backend's own logic runs on every system: `SymFromAddrW` answers with
+    the procedure containing the address, else with the nearest symbol below it (a public one
+    when a public and a procedure start there), whatever its size, as DbgHelp does. It does
+    not prove what the real DbgHelp answers; CI's Windows job does that.
+    """
+
+    def __init__(
+        self,
+        procedures: list[tuple[int, int, str]] = GATEFIX_PROCEDURES,
+        publics: list[tuple[int, str]] = GATEFIX_PUBLICS,
+    ) -> None:
+        self.procedures = procedures
+        self.publics = publics
+        self.options = 0
+        self.sessions: dict[int, str] = {}  # handle -> search path
+        self.modules: dict[int, tuple[str, int, int]] = {}  # handle -> (image, base, size)
+        self.lookups: list[int] = []
+
+    def SymSetOptions(self, options: int) -> int:
+        self.options = options
+        return options
+
+    def SymInitializeW(self, handle: int, search_path: str, invade: bool) -> bool:
+        assert handle not in self.sessions and not invade
+        self.sessions[handle] = search_path
+        return True
+
+    def SymLoadModuleExW(self, handle: int, file: object, image: str, module: object,
+                         base: int, size: int, data: object, flags: int) -> int:  # fmt: skip
+        assert handle in self.sessions and size > 0
+        self.modules[handle] = (image, base, size)
+        return base
+
+    def SymFromAddrW(self, handle: int, address: int, displacement: object, info: object) -> bool:
+        import ctypes
+
+        _image, base, size = self.modules[handle]
+        rva = address - base
+        self.lookups.append(rva)
+        if not 0 <= rva < size:
+            return False
+        inside = [p for p in self.procedures if p[0] <= rva < p[0] + p[1]]
+        if inside:
+            start, length, name = inside[0]
+            public = False
+        else:
+            below = [(s, 1, n) for s, n in self.publics if s <= rva]
+            below += [(s, 0, n) for s, _length, n in self.procedures if s <= rva]
+            if not below:
+                return False
+            start, public_rank, name = max(below)
+            public = bool(public_rank)
+            length = 0 if public else next(p[1] for p in self.procedures if p[0] == start)
+        out = info._obj  # type: ignore[attr-defined]
+        out.Address, out.Size, out.ModBase = base + start, length, base
+        out.Tag = _SYMTAG_PUBLIC if public else _SYMTAG_FUNCTION
+        out.Flags = _SYMFLAG_PUBLIC_CODE if public else 0
+        n = min(len(name), out.MaxNameLen - 1)
+        raw = name[:n].encode("utf-16-le")
+        ctypes.memmove(ctypes.addressof(out) + type(out).Name.offset, raw, len(raw))
+        out.NameLen = n
+        displacement._obj.value = address - (base + start)  # type: ignore[attr-defined]
+        return True
+
+    def SymCleanup(self, handle: int) -> bool:
+        self.modules.pop(handle, None)
+        return self.sessions.pop(handle, None) is not None

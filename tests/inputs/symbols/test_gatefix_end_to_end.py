@@ -20,13 +20,13 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from pdb_kit import GATEFIX_AGE, GATEFIX_GUID, GATEFIX_KEY, copy_pdb, patched
+from pdb_kit import GATEFIX_AGE, GATEFIX_GUID, GATEFIX_KEY, FakeDbgHelp, copy_pdb, patched
 from scenario_kit import B_STACK, NT, NT_BASE
 from typer.testing import CliRunner
 
 from gate.cli import app
 from gate.inputs.scenario import generate, parse_scenario
-from gate.inputs.symbols import available_backends
+from gate.inputs.symbols import DBGHELP, available_backends, dbghelp, readers
 from gate.synthetic.etl import PdbId, write_scenario_etl
 
 G_BASE = 0xFFFFF80005000000
@@ -252,3 +252,21 @@ def test_explain_names_functions(
     assert any(line.endswith(f"  {FLUSH_SITE}") for line in lines)
     assert any(line.endswith(f"  {SPIKE_SITE}") for line in lines)
     assert any(line.endswith("  gatefix.sys!Contoso::Pool<int>::Reserve") for line in lines)
+
+
+def test_the_dbghelp_backend_names_the_same_functions_on_any_system(
+    tmp_path: Path,
+    boot: Path,
+    budgets: Path,
+    gatefix_pdb: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The whole check with the dbghelp backend, its DbgHelp emulated as documented
+    (`pdb_kit.FakeDbgHelp`), so that its path through the gate runs without Windows."""
+    fake = FakeDbgHelp()
+    monkeypatch.setattr(dbghelp, "_dbghelp", lambda: fake)
+    monkeypatch.setattr(readers, "available_backends", lambda: [DBGHELP])
+    folder = tmp_path / "pdbs"
+    copy_pdb(gatefix_pdb, folder / "gatefix.pdb")
+    _assert_named(_check(tmp_path, boot, budgets, str(folder)))
+    assert fake.lookups and fake.sessions == {}  # DbgHelp answered, and the session ended
