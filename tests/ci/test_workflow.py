@@ -29,6 +29,13 @@ def test_the_package_is_built_and_checked_as_the_index_would() -> None:
     assert any(r.startswith("python -m twine check --strict") for r in runs)
 
 
+def test_both_pdb_readers_are_tested() -> None:
+    install = next(
+        s["run"] for s in _jobs()["test"]["steps"] if s.get("name") == "Install with test extras"
+    )
+    assert '".[test,symbols]"' in install  # symbolic off Windows, DbgHelp on it
+
+
 def test_tests_run_on_the_oldest_and_newest_python_on_linux_and_windows() -> None:
     matrix = _jobs()["test"]["strategy"]["matrix"]
     assert matrix["python"] == ["3.10", "3.13"]
