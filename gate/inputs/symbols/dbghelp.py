@@ -30,9 +30,9 @@ import os
 import threading
 from pathlib import Path
 
+from gate.inputs.symbols.cached import CachedReader
 from gate.inputs.symbols.identity import Function
 from gate.inputs.symbols.pdbfile import PdbFormatError, PdbInfo
-from gate.inputs.symbols.readers import CachedReader
 
 SYMOPT_UNDNAME = 0x00000002
 SYMOPT_FAIL_CRITICAL_ERRORS = 0x00000200

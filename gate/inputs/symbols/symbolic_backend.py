@@ -13,10 +13,10 @@ from pathlib import Path
 
 import symbolic
 
+from gate.inputs.symbols.cached import CachedReader
 from gate.inputs.symbols.identity import Function, PdbIdentity
 from gate.inputs.symbols.names import without_arguments
 from gate.inputs.symbols.pdbfile import PdbFormatError, PdbInfo
-from gate.inputs.symbols.readers import CachedReader
 from gate.inputs.symbols.undecorate import undecorated
 
 # symbolic's start address for an inlined function, which has no start of its own.
