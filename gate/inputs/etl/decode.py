@@ -161,59 +161,84 @@ def _hash_rows_kernel(words: Any, starts: Any, counts: Any, out: Any) -> None:
         out[i] = h
 
 
-def _equal_rows_kernel(words: Any, starts: Any, counts: Any, rep: Any, out: Any) -> None:
-    """Whether each array equals the array of its representative `rep[i]` (numba only)."""
+def _dedup_rows_kernel(
+    words: Any, starts: Any, counts: Any, hashes: Any, slots: Any, local: Any, reps: Any
+) -> int:
+    """Each array's number among the distinct arrays, in order of first occurrence (numba
+    only): an open-addressing table over the hashes (linear probing, at most half full), every
+    match confirmed value by value. Returns how many are distinct; `reps[:k]` are their first
+    occurrences."""
+    mask = len(slots) - 1
+    k = 0
     for i in range(len(starts)):
-        r = rep[i]
-        same = counts[i] == counts[r]
-        if same and r != i:
-            a = starts[i]
-            b = starts[r]
-            for j in range(counts[i]):
-                if words[a + j] != words[b + j]:
-                    same = False
+        h = hashes[i]
+        pos = np.int64(h & np.uint64(mask))
+        while True:
+            r = slots[pos]
+            if r < 0:
+                slots[pos] = i
+                local[i] = k
+                reps[k] = i
+                k += 1
+                break
+            if hashes[r] == h and counts[r] == counts[i]:
+                a = starts[i]
+                b = starts[r]
+                same = True
+                for j in range(counts[i]):
+                    if words[a + j] != words[b + j]:
+                        same = False
+                        break
+                if same:
+                    local[i] = local[r]
                     break
-        out[i] = same
+            pos = (pos + 1) & mask
+    return k
+
+
+def _gather_arrays_kernel(
+    words: Any, starts: Any, counts: Any, rows: Any, offsets: Any, out: Any
+) -> None:
+    """The arrays `rows` one after another into `out` at `offsets` (numba only)."""
+    for t in range(len(rows)):
+        s = starts[rows[t]]
+        o = offsets[t]
+        for j in range(counts[rows[t]]):
+            out[o + j] = words[s + j]
 
 
 _hash_rows = jit.kernel(_hash_rows_kernel)
-_equal_rows = jit.kernel(_equal_rows_kernel)
+_dedup_rows = jit.kernel(_dedup_rows_kernel)
+_gather_arrays = jit.kernel(_gather_arrays_kernel)
 
 
 def _distinct_by_kernels(
     data: np.ndarray, starts: np.ndarray, counts: np.ndarray, pointer_size: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """`distinct_pointer_arrays` with the numba kernels: one pass to hash each array where it
-    lies in the batch, one to confirm equal hashes value by value. None when the kernels are
-    not available or an array is not aligned to its pointer size (then numpy does it)."""
-    if _hash_rows is None or _equal_rows is None or (starts % pointer_size).any():
+    lies in the batch, one to number the distinct ones through a hash table, one to copy them
+    out. None when the kernels are not available or an array is not aligned to its pointer
+    size (then numpy does it)."""
+    if _hash_rows is None or _dedup_rows is None or _gather_arrays is None:
+        return None
+    if (starts % pointer_size).any():
         return None
     words = np.ascontiguousarray(data)[: len(data) - len(data) % pointer_size]
     words = words.view(f"<u{pointer_size}")
     at = starts // pointer_size
-    hashes = np.empty(len(starts), dtype=np.uint64)
+    n = len(starts)
+    hashes = np.empty(n, dtype=np.uint64)
     _hash_rows(words, at, counts, hashes)
-    _, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
-    inverse = inverse.reshape(-1)
-    rep = first[inverse]
-    same = np.empty(len(starts), dtype=np.bool_)
-    _equal_rows(words, at, counts, rep, same)
-    local = inverse.copy()
-    keep = list(first.tolist())
-    if not same.all():  # hash collisions: exact identity by the array's values
-        extra: dict[tuple[int, ...], int] = {}
-        for r in np.flatnonzero(~same).tolist():
-            key = tuple(words[at[r] : at[r] + counts[r]].tolist())
-            if key not in extra:
-                extra[key] = len(keep)
-                keep.append(r)
-            local[r] = extra[key]
-    rows = np.array(keep, dtype=np.int64)
-    lengths = counts[rows]
-    offsets = np.zeros(len(rows) + 1, dtype=np.int64)
-    np.cumsum(lengths, out=offsets[1:])
-    within = np.arange(int(offsets[-1]), dtype=np.int64) - np.repeat(offsets[:-1], lengths)
-    flat = words[np.repeat(at[rows], lengths) + within].astype(np.uint64)
+    slots = np.full(1 << max(int(2 * n).bit_length(), 4), -1, dtype=np.int64)
+    local = np.empty(n, dtype=np.int64)
+    reps = np.empty(n, dtype=np.int64)
+    k = int(_dedup_rows(words, at, counts, hashes, slots, local, reps))
+    del slots, hashes
+    rows = reps[:k]
+    offsets = np.zeros(k + 1, dtype=np.int64)
+    np.cumsum(counts[rows], out=offsets[1:])
+    flat = np.empty(int(offsets[-1]), dtype=np.uint64)
+    _gather_arrays(words, at, counts, rows, offsets, flat)
     return local, flat, offsets
 
 
