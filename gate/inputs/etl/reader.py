@@ -55,20 +55,33 @@ def _images_chunk(dec: EtlDecoder) -> Chunk:
     )
 
 
-def _frames_chunk(frames: ResolvedFrames) -> Chunk:
-    lengths = np.diff(frames.offsets)
-    sid = np.repeat(np.arange(len(frames), dtype=np.int64), lengths)
-    idx = intern.within_positions(frames.offsets)
-    modules = np.array(frames.names, dtype=object)[frames.module]
-    return Chunk.build(
-        "stack_frames",
-        stack_id=sid,
-        frame_index=idx,
-        address=frames.address,
-        module=modules,
-        rva_bytes=frames.rva,
-        function=np.full(len(modules), "", dtype=object),
-    )
+def _frames_chunks(frames: ResolvedFrames) -> Iterator[Chunk]:
+    """`stack_frames` chunks of whole stacks, about CHUNK_ROWS frames each: the text columns
+    are built a chunk at a time, so that a boot with millions of distinct stacks never holds
+    a Python string reference per frame for all of its frames at once."""
+    names = np.array(frames.names, dtype=object)
+    offsets = frames.offsets
+    k = len(frames)
+    lo = 0
+    while lo < k or (lo == 0 and k == 0):
+        # The first stack whose frames end past this chunk's share ends the chunk (at least
+        # one stack per chunk, however long).
+        hi = int(np.searchsorted(offsets, offsets[lo] + CHUNK_ROWS, side="right")) - 1
+        hi = min(max(hi, lo + 1), k)
+        part = offsets[lo : hi + 1]
+        f0, f1 = int(part[0]), int(part[-1])
+        yield Chunk.build(
+            "stack_frames",
+            stack_id=np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(part)),
+            frame_index=intern.within_positions(part),
+            address=frames.address[f0:f1],
+            module=names[frames.module[f0:f1]],
+            rva_bytes=frames.rva[f0:f1],
+            function=np.full(f1 - f0, "", dtype=object),
+        )
+        if k == 0:
+            return
+        lo = hi
 
 
 def _event_chunks(dec: EtlDecoder, cols: dict[str, np.ndarray]) -> Iterator[Chunk]:
@@ -140,7 +153,7 @@ def read_etl(
         assert dec.etl is not None
         yield _images_chunk(dec)
         cols, frames_out, pairing = dec.pool_columns(pair=paired)
-        yield _frames_chunk(frames_out)
+        yield from _frames_chunks(frames_out)
         del frames_out
         if paired:
             # The events are in trace order and in memory already: pairing them here spares
