@@ -270,13 +270,19 @@ _intern_rows = jit.kernel(_intern_kernel)
 _place_rows = jit.kernel(_place_kernel)
 
 
+# How much a full table grows: the part of its room never written costs address space only
+# (the pages are never touched), while each copy touches fresh pages for everything stored,
+# which the kernel must zero first; with millions of distinct stacks those copies cost more
+# than the interning. Four times over means all the copies together cost a third of a copy.
+_GROWTH = 4
+
+
 def _grown(a: np.ndarray, used: int, need: int) -> np.ndarray:
     """`a` itself when it holds `need` items, else a copy of its first `used` items with room
-    for at least twice as many (so that all the copies of a growing table cost at most one
-    more copy of it)."""
+    for at least `_GROWTH` times as many."""
     if need <= len(a):
         return a
-    out = np.empty(max(need, 2 * len(a), 16), dtype=a.dtype)
+    out = np.empty(max(need, _GROWTH * len(a), 16), dtype=a.dtype)
     out[:used] = a[:used]
     return out
 
@@ -356,6 +362,9 @@ class StackTable:
         assert _intern_rows is not None
         k = len(hashes)
         out = np.empty(k, dtype=np.int64)
+        # Room for every word of the set at once (untouched room costs no memory): the words
+        # are most of the table, and growing them row by row would copy them again and again.
+        self._words = _grown(self._words, self._w, self._w + len(flat))
         count = np.array([self._n, self._w], dtype=np.int64)
         at = 0
         while True:
