@@ -190,3 +190,19 @@ def test_a_resident_file_named_like_a_reserved_name_is_skipped_with_a_note(
     assert "ResidentSet.csv:2: skipped a file named like a name the gate keeps for itself " in (
         "\n".join(info.notes)
     )
+
+
+@pytest.mark.parametrize("control", ["\x0c", "\x1c", "\x85", "\u2028", "\u202e"])
+def test_header_names_with_line_breaking_characters_stay_on_one_line(
+    tmp_path: Path, control: str
+) -> None:
+    # str.splitlines() breaks at form feeds, file separators, NEL and U+2028: escaped, the
+    # error is still one line.
+    header = HEADER.replace("Size (B),", f"Size (B){control}")
+    message = _error(_write(tmp_path / "missing", ["Pool,Paged,0x1,1,,16,,0"], header))
+    assert len(message.splitlines()) == 1
+    assert f"Size (B){control.encode('unicode_escape').decode()}Stack" in message
+    unit = HEADER.replace("Size (B)", f"Size (K{control})")
+    message = _error(_write(tmp_path / "unit", ["Pool,Paged,0x1,1,,16,,0"], unit))
+    assert len(message.splitlines()) == 1, message
+    assert "unknown size unit" in message

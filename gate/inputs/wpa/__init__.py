@@ -35,7 +35,7 @@ import numpy as np
 from gate.errors import CsvFormatError
 from gate.fileio import path_text
 from gate.inputs.wpa.columns import EXPECTED, sniff_layout
-from gate.inputs.wpa.csvfile import CsvFile, open_csv
+from gate.inputs.wpa.csvfile import CsvFile, open_csv, shown_header
 from gate.inputs.wpa.pool import Stacks, read_pool, trace_order
 from gate.inputs.wpa.resident import read_resident
 from gate.tables.chunks import Chunk, TraceInfo
@@ -126,7 +126,7 @@ def _is_export(path: Path) -> bool:
 
 
 def _unknown_layout(path: Path, header: list[str]) -> CsvFormatError:
-    found = ", ".join(h[:40] for h in header[:20] if h) or "no columns"
+    found = shown_header(header)
     return CsvFormatError(
         f"{path_text(path)}: not a WPA Pool or Resident Set export: expected {EXPECTED}; "
         f"found: {found}"

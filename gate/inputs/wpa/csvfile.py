@@ -231,11 +231,22 @@ class Columns:
     time_scale: dict[str, float] = field(default_factory=dict)
 
     def display(self, name: str) -> str:
-        return self.header[self.index[name]]
+        return shown_name(self.header[self.index[name]], 80)
+
+
+def shown_name(text: str, limit: int = 40) -> str:
+    """A header name as an error line shows it: its first `limit` characters, with those that
+    are not printable (form feeds, U+2028 and the like break a line) escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text[:limit])
+
+
+def shown_header(header: list[str]) -> str:
+    """The first names of a header line, for an error line."""
+    return ", ".join(shown_name(h) for h in header[:20] if h) or "no columns"
 
 
 def missing_column(path: Path, header: list[str], name: str) -> CsvFormatError:
-    found = ", ".join(h[:40] for h in header[:20] if h) or "no columns"
+    found = shown_header(header)
     return CsvFormatError(f"{path_text(path)}: column '{name}' is missing (found: {found})")
 
 
@@ -243,7 +254,8 @@ def size_scale(path: Path, header: list[str], index: int) -> int:
     unit = header_key(header[index])[1]
     if unit not in BYTE_UNITS:
         raise CsvFormatError(
-            f"{path_text(path)}: column '{header[index][:40]}': unknown size unit '{unit[:20]}' "
+            f"{path_text(path)}: column '{shown_name(header[index])}': unknown size unit "
+            f"'{shown_name(unit, 20)}' "
             "(expected B, KB or MB)"
         )
     return BYTE_UNITS[unit]
@@ -253,7 +265,8 @@ def time_scale(path: Path, header: list[str], index: int) -> float:
     unit = header_key(header[index])[1]
     if unit not in TIME_UNITS:
         raise CsvFormatError(
-            f"{path_text(path)}: column '{header[index][:40]}': unknown time unit '{unit[:20]}' "
+            f"{path_text(path)}: column '{shown_name(header[index])}': unknown time unit "
+            f"'{shown_name(unit, 20)}' "
             "(expected s, ms, µs)"
         )
     return TIME_UNITS[unit]
