@@ -148,7 +148,7 @@ class Store:
         if db_path is not None:
             self._building = _aside(db_path)
         # Settings go in as connection config, not as SQL text with the value pasted in.
-        config = {
+        config: dict[str, str | bool | int | float | list[str]] = {
             "memory_limit": limit,
             "temp_directory": self._spill,
             "preserve_insertion_order": False,

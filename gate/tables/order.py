@@ -16,10 +16,10 @@ def stable_argsort(key: np.ndarray) -> np.ndarray:
     n = len(key)
     if n < 2:
         return np.arange(n, dtype=np.int64)
-    packed = _packed(key)
-    if packed is None:
+    found = _packed(key)
+    if found is None:
         return np.argsort(key, kind="stable").astype(np.int64, copy=False)
-    packed, index_bits = packed
+    packed, index_bits = found
     packed.sort()
     packed &= np.uint64((1 << index_bits) - 1)
     return packed.view(np.int64)

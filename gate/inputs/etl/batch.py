@@ -157,7 +157,7 @@ class BatchResult:
                     self.counts[key] += len(idx)
                 continue
             self.counts[key] += len(idx)
-            if dec.fn is None:
+            if dec.fn is None or dec.category is None:  # counted only (both or neither)
                 continue
             handler = HANDLERS[dec.category]
             ps_all = b.pointer_size[idx]

@@ -62,7 +62,9 @@ POOL_SNAPSHOT_HOOKS = tuple(range(0x0E28, 0x0E30))
 OPCODE_IMAGE_ID = 0
 OPCODE_DBGID_RSDS = 36
 
-Columns = dict[str, np.ndarray | list]
+# A decoder's output by field name: an array per numeric field, a list per string field (a
+# decoder's names say which); typed loosely, as a handler reads the fields it knows.
+Columns = dict[str, Any]
 DecodeFn = Callable[[np.ndarray, np.ndarray, np.ndarray, int, np.ndarray], Columns]
 EventKey = int | tuple[uuid.UUID, int]
 

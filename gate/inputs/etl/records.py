@@ -306,7 +306,7 @@ def _walk(
     if total == 0:
         return np.zeros(0, dtype=np.int64)
     out_list = [0] * (total // 8)
-    mv = memoryview(data[:total])
+    mv = data[:total].data
     got = _walk_kernel(
         mv.cast("I"),
         mv.cast("H"),
@@ -407,7 +407,7 @@ def _header_columns(data: np.ndarray, o: np.ndarray) -> dict[str, np.ndarray]:
 
     def read(at: np.ndarray, width: np.ndarray, dtype: type) -> np.ndarray:
         """The field at offset `at` (per record) of `width` bytes (2, 1; 0: none -> 0)."""
-        out = np.zeros(n, dtype=dtype)
+        out: np.ndarray = np.zeros(n, dtype=dtype)
         for w, view in ((2, u2), (1, data)):
             rows = np.flatnonzero(width == w)
             out[rows] = view[(o[rows] + at[rows]) // w]
