@@ -20,10 +20,10 @@ from gate.tables.drivers import RESERVED_NAMES
 PACKAGE = REPO / "gate"
 
 # Rooms of the house, by module prefix, and the rooms each may import besides its own and the
-# foundation (errors, units, metrics, fileio, the package itself): readers produce tables, the
-# store loads them, the model and rules read the store, reports render verdicts, the pipeline
-# runs the jobs, the CLI calls the pipeline.
-FOUNDATION = ("gate", "gate.errors", "gate.units", "gate.metrics", "gate.fileio")
+# foundation (errors, units, metrics, fileio, yamlsafe, the package itself): readers produce
+# tables, the store loads them, the model and rules read the store, reports render verdicts,
+# the pipeline runs the jobs, the CLI calls the pipeline.
+FOUNDATION = ("gate", "gate.errors", "gate.units", "gate.metrics", "gate.fileio", "gate.yamlsafe")
 ROOMS = {
     "tables": "gate.tables",
     "inputs": "gate.inputs",

@@ -22,12 +22,6 @@ from types import MappingProxyType
 from typing import Any
 
 import yaml
-from yaml.events import (
-    AliasEvent,
-    CollectionEndEvent,
-    CollectionStartEvent,
-    ScalarEvent,
-)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from gate.budgets.model import (
@@ -51,6 +45,7 @@ from gate.errors import BudgetError
 from gate.fileio import path_text
 from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_window, parse_bytes, parse_count, parse_percent, parse_window
+from gate.yamlsafe import shape_problem
 
 __all__ = ["expand_budget_paths", "load_budgets", "tag_pattern_is_valid"]
 
@@ -365,47 +360,6 @@ class _FileBudgets:
     has_budgets: bool = False
 
 
-def _structure_problem(text: str) -> tuple[yaml.Mark, str] | None:
-    """What makes a YAML text unfit to compose, found from its events alone: nesting deeper
-    than `_MAX_DEPTH`, an alias inside the node it names (a merge key into its own mapping
-    recurses forever), aliases that expand to more than `_MAX_EXPANDED` nodes (nine levels of
-    nine aliases are 387 million), or a scalar with characters no report or database can hold.
-
-    PyYAML's parser keeps its own stack, so reading the events is safe at any depth; its
-    composer and everything that walks the nodes recurse, and expand every alias path.
-    """
-    sizes: dict[str, int] = {}  # anchor -> nodes it expands to, once its node is complete
-    open_nodes: list[tuple[str | None, int]] = []  # (anchor, expanded count when it opened)
-    expanded = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, CollectionStartEvent):
-            if len(open_nodes) >= _MAX_DEPTH:
-                return event.start_mark, f"nested more than {_MAX_DEPTH} levels deep"
-            open_nodes.append((event.anchor, expanded))
-            expanded += 1
-        elif isinstance(event, CollectionEndEvent):
-            anchor, before = open_nodes.pop()
-            if anchor is not None:
-                sizes[anchor] = expanded - before
-        elif isinstance(event, ScalarEvent):
-            expanded += 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-            why = _unshowable(event.value)
-            if why is not None:
-                return event.start_mark, why
-        elif isinstance(event, AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in open_nodes):
-                return event.start_mark, f"alias *{event.anchor} refers to a node that holds it"
-            expanded += sizes.get(event.anchor, 1)
-        if expanded > _MAX_EXPANDED:
-            return event.start_mark, (
-                f"aliases expand the file to more than {_MAX_EXPANDED:,} values; "
-                "write the entries out instead"
-            )
-    return None
-
-
 def _unshowable(text: str) -> str | None:
     """Why a text value cannot be kept (DuckDB, JUnit XML and JSON all need valid Unicode
     without control characters), or None."""
@@ -418,7 +372,7 @@ def _unshowable(text: str) -> str | None:
     return None
 
 
-def _read_file(path: Path, source: _Source, problems: _Problems) -> Node | None:
+def _read_file(path: Path, source: _Source, problems: _Problems) -> MappingNode | None:
     try:
         size = path.stat().st_size
         if path.is_file() and size > _MAX_FILE_BYTES:
@@ -442,10 +396,11 @@ def _read_file(path: Path, source: _Source, problems: _Problems) -> Node | None:
         problems.whole_file(source, f"not UTF-8 text (byte offset {exc.start})")
         return None
     try:
-        refused = _structure_problem(text)
+        refused = shape_problem(
+            text, max_depth=_MAX_DEPTH, max_expanded=_MAX_EXPANDED, value_problem=_unshowable
+        )
         if refused is not None:
-            mark, problem = refused
-            problems.at(_Place(source, mark.line + 1, mark.column + 1), None, problem)
+            problems.at(_Place(source, refused.line, refused.column), None, refused.problem)
             return None
         root = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:

@@ -8,7 +8,6 @@ from typing import Any
 
 import yaml
 from yaml.constructor import ConstructorError
-from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
 from yaml.nodes import Node
 
 from gate.errors import InputError
@@ -25,6 +24,7 @@ from gate.inputs.scenario.model import (
 )
 from gate.tables.chunks import POOL_ALLOC, POOL_FREE
 from gate.tables.drivers import driver_name, module_name
+from gate.yamlsafe import shape_problem
 
 # What a scenario may say, decided once here: every value is checked where it is read, so that
 # expanding and writing the trace can neither overflow nor run out of memory.
@@ -351,35 +351,9 @@ _MAX_DEPTH = 32
 _MAX_EXPANDED = 1_000_000
 
 
-def _yaml_problem(text: str) -> tuple[yaml.Mark, str] | None:
-    """Nesting, aliases or characters that make the text unfit to load, from its events alone
-    (PyYAML's parser does not recurse; its composer and constructor do, and they expand every
-    alias path: a few hundred bytes of nested aliases expand to billions of values)."""
-    sizes: dict[str, int] = {}
-    open_nodes: list[tuple[str | None, int]] = []
-    expanded = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, CollectionStartEvent):
-            if len(open_nodes) >= _MAX_DEPTH:
-                return event.start_mark, f"nested more than {_MAX_DEPTH} levels deep"
-            open_nodes.append((event.anchor, expanded))
-            expanded += 1
-        elif isinstance(event, CollectionEndEvent):
-            anchor, before = open_nodes.pop()
-            if anchor is not None:
-                sizes[anchor] = expanded - before
-        elif isinstance(event, ScalarEvent):
-            expanded += 1
-            if event.anchor is not None:
-                sizes[event.anchor] = 1
-            if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in event.value):
-                return event.start_mark, "text holds a lone surrogate or NUL, not a character"
-        elif isinstance(event, AliasEvent):
-            if any(anchor == event.anchor for anchor, _ in open_nodes):
-                return event.start_mark, f"alias *{event.anchor} refers to a node that holds it"
-            expanded += sizes.get(event.anchor, 1)
-        if expanded > _MAX_EXPANDED:
-            return event.start_mark, f"aliases expand to more than {_MAX_EXPANDED:,} values"
+def _not_a_character(text: str) -> str | None:
+    if any(0xD800 <= ord(c) <= 0xDFFF or c == "\x00" for c in text):
+        return "text holds a lone surrogate or NUL, not a character"
     return None
 
 
@@ -410,10 +384,11 @@ def load_scenario(path: Path) -> Scenario:
     except UnicodeDecodeError as exc:
         raise InputError(f"{shown}: not UTF-8 text (byte offset {exc.start})") from None
     try:
-        refused = _yaml_problem(text)
+        refused = shape_problem(
+            text, max_depth=_MAX_DEPTH, max_expanded=_MAX_EXPANDED, value_problem=_not_a_character
+        )
         if refused is not None:
-            mark, problem = refused
-            raise InputError(f"{shown}:{mark.line + 1}:{mark.column + 1}: {problem}")
+            raise InputError(f"{shown}:{refused.line}:{refused.column}: {refused.problem}")
         data = yaml.load(text, Loader=_Loader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)

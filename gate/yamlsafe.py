@@ -1,0 +1,73 @@
+"""YAML texts checked before PyYAML builds anything from them.
+
+Budget files and scenarios are YAML a user (or an attacker) wrote. PyYAML's parser keeps its
+own stack, so reading the events is safe at any depth; its composer, its constructor and
+everything that walks the nodes recurse, and expand every alias path: a merge key into its own
+mapping recurses forever, and nine levels of nine aliases in 439 bytes are 387 million values.
+`shape_problem` finds those from the events alone, before any of that runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import yaml
+from yaml.events import AliasEvent, CollectionEndEvent, CollectionStartEvent, ScalarEvent
+
+__all__ = ["Refusal", "shape_problem"]
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a YAML text is not loaded, and where (1-based line and column)."""
+
+    line: int
+    column: int
+    problem: str
+
+
+def shape_problem(
+    text: str,
+    *,
+    max_depth: int,
+    max_expanded: int,
+    value_problem: Callable[[str], str | None],
+) -> Refusal | None:
+    """The first reason not to compose `text`: nesting deeper than `max_depth`, an alias inside
+    the node it names, aliases that expand the text to more than `max_expanded` values, or a
+    scalar that `value_problem` refuses. May raise `yaml.YAMLError` for text that does not
+    parse."""
+    sizes: dict[str, int] = {}  # anchor -> values it expands to, once its node is complete
+    open_nodes: list[tuple[str | None, int]] = []  # (anchor, expanded count when it opened)
+    expanded = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        why: str | None = None
+        if isinstance(event, CollectionStartEvent):
+            if len(open_nodes) >= max_depth:
+                why = f"nested more than {max_depth} levels deep"
+            open_nodes.append((event.anchor, expanded))
+            expanded += 1
+        elif isinstance(event, CollectionEndEvent):
+            anchor, before = open_nodes.pop()
+            if anchor is not None:
+                sizes[anchor] = expanded - before
+        elif isinstance(event, ScalarEvent):
+            expanded += 1
+            if event.anchor is not None:
+                sizes[event.anchor] = 1
+            why = value_problem(event.value)
+        elif isinstance(event, AliasEvent):
+            if any(anchor == event.anchor for anchor, _ in open_nodes):
+                why = f"alias *{event.anchor} refers to a node that holds it"
+            expanded += sizes.get(event.anchor or "", 1)
+        if why is None and expanded > max_expanded:
+            why = (
+                f"aliases expand the file to more than {max_expanded:,} values; "
+                "write the entries out instead"
+            )
+        if why is not None:
+            mark = event.start_mark
+            line, column = (mark.line + 1, mark.column + 1) if mark is not None else (1, 1)
+            return Refusal(line, column, why)
+    return None
