@@ -300,7 +300,7 @@ class EtlDecoder:
         return self._resident
 
     def all_notes(self) -> list[str]:
-        notes = list(self.stack_tracker.notes)
+        notes = [*self.stack_tracker.notes, *self.image_tracker.notes]
         for name, n in sorted(self.malformed.items()):
             notes.append(f"{n} malformed '{name}' records skipped")
         others = sum(1 for r in self.images if r.process_id != 0)

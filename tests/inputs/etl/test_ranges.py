@@ -16,6 +16,7 @@ from gate.inputs.etl.reader import read_etl
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.synthetic.writer import EtlWriter
+from gate.tables.chunks import TraceInfo
 
 BASE = 0xFFFFF802_4000_0000
 SYNC = 1_000_000
@@ -91,6 +92,15 @@ def test_frames_resolve_against_the_images_in_range(tmp_path: Path) -> None:
     assert frames["rva_bytes"].tolist() == [0x50, 0x10, -1]
     images = next(c for c in chunks if getattr(c, "table", "") == "images").columns
     assert sorted(images["driver"]) == ["last.sys", "ntoskrnl.exe"]
+
+
+def test_the_skipped_images_note_reaches_the_trace(tmp_path: Path) -> None:
+    chunks = list(read_etl(_images_trace(tmp_path / "images.etl")))
+    (info,) = [c for c in chunks if isinstance(c, TraceInfo)]
+    assert (
+        "3 image events skipped: size past 4294967295 bytes or image ending at or past 2**64"
+        in info.notes
+    )
 
 
 def _model(paths: list[Path]) -> None:
