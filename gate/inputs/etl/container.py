@@ -529,12 +529,12 @@ class EtlFile:
             return raws
         out = np.empty(span + GATHER_SLACK, dtype=np.uint8)
         self._f.seek(first)
-        got = self._f.readinto(memoryview(out[:span]))
+        got = self._f.readinto(out[:span].data)
         if got != span:
             raise self._error(first, "buffers shorter than their BufferSize (file changed?)")
         out[span:] = 0xFF
         if on_read is not None:
-            on_read(first, memoryview(out[:span]))
+            on_read(first, out[:span].data)
         return out
 
     def _load_batch(

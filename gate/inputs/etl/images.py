@@ -130,7 +130,7 @@ class ImageTracker:
             j = bisect.bisect_left(id_order, (seq, ri)) - 1
             wanted = ""
             if j >= 0:
-                _s, r, ipid, ibase, iname = ids_sorted[j]
+                _seq, _record, ipid, ibase, iname = ids_sorted[j]
                 if (ipid, ibase) == (pid, base):
                     wanted = driver_name(iname)
             chosen = [c for c in cands if wanted and driver_name(rows[c].path) == wanted] or cands
