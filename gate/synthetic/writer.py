@@ -141,8 +141,11 @@ class EtlWriter:
             raise ValueError("pointer_size must be 4 or 8")
         if not 1 <= cpu_count <= L.PROCESSOR_INDEX_MASK + 1:
             raise ValueError("cpu_count out of range")
-        if buffer_size < 1024 or buffer_size % 8:
-            raise ValueError("buffer_size must be a multiple of 8, at least 1024")
+        if not 1024 <= buffer_size <= L.MAX_BUFFER_BYTES or buffer_size % 8:
+            raise ValueError(
+                "buffer_size must be a multiple of 8 from 1024 to "
+                f"{L.MAX_BUFFER_BYTES} (ETW's largest)"
+            )
         if perf_freq <= 0:
             raise ValueError("perf_freq must be positive")
         self.path = os.fspath(path)

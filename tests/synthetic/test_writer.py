@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +200,20 @@ def test_bad_records_are_refused(tmp_path):
             w.write_record(
                 header_type=L.HT_FULL_HEADER64, hook_id=1, version=1, timestamp=1, payload=b""
             )
+
+
+@pytest.mark.parametrize("size", [1016, 1028, (16 << 20) + 8])
+def test_buffer_sizes_etw_cannot_write_are_refused(tmp_path: Path, size: int) -> None:
+    with pytest.raises(
+        ValueError, match="buffer_size must be a multiple of 8 from 1024 to 16777216"
+    ):
+        EtlWriter(tmp_path / "t.etl", buffer_size=size)
+    assert not (tmp_path / "t.etl").exists()
+
+
+def test_the_largest_etw_buffer_is_written_and_read(tmp_path: Path) -> None:
+    with EtlWriter(tmp_path / "t.etl", buffer_size=16 << 20) as w:
+        w.write_record(
+            header_type=L.HT_SYSTEM64, hook_id=0x0E20, version=2, timestamp=1, payload=b""
+        )
+    assert open_etl(tmp_path / "t.etl").header.buffer_size == 16 << 20

@@ -82,10 +82,9 @@ class LogfileHeader:
 
 _BH = L.WMI_BUFFER_HEADER
 _BH_SIZE = L.BUFFER_HEADER_SIZE
-# ETW's largest buffer (EVENT_TRACE_PROPERTIES.BufferSize: at most 16384 KB since Windows 8,
-# 1024 KB before). No buffer, as stored or decompressed, may claim more: a corrupt size must not
-# make the reader allocate, read or decompress gigabytes.
-_MAX_BUFFER_BYTES = 16 << 20
+# No buffer, as stored or decompressed, may claim more than ETW's largest: a corrupt size must
+# not make the reader allocate, read or decompress gigabytes.
+_MAX_BUFFER_BYTES = L.MAX_BUFFER_BYTES
 # ProcessorIndex is 11 bits (PROCESSOR_INDEX_MASK): a logger sees at most 2048 processors.
 _MAX_PROCESSORS = L.PROCESSOR_INDEX_MASK + 1
 # The fill after the last buffer is checked this many bytes at a time, never read whole.
