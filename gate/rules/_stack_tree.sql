@@ -16,22 +16,30 @@ WITH stacks AS (
     WHERE attribution = 'stack'
     GROUP BY ALL
 ),
-stack_frames_used AS (
+-- Per stack, the driver's outermost frame, from the frames' numbers alone: grouped once, not
+-- ranked by a window over every frame with its text. A stack attributed by its frames
+-- always has one in the driver's own module.
+stack_spans AS (
     SELECT s.driver, s.kind, s.trace_id, s.stack_id, s.allocations, s.size_bytes,
-           f.frame_index, f.frame, sa.frame_index AS site_index,
-           max(f.frame_index) FILTER (WHERE f.module = s.driver)
-               OVER (PARTITION BY s.driver, s.kind, s.trace_id, s.stack_id) AS outer_index
+           sa.frame_index AS site_index,
+           max(f.frame_index) FILTER (WHERE f.module = s.driver) AS outer_index,
+           max(f.frame_index) AS last_index
     FROM stacks AS s
     JOIN _stack_attribution AS sa ON sa.trace_id = s.trace_id AND sa.stack_id = s.stack_id
-    JOIN frames AS f ON f.trace_id = s.trace_id AND f.stack_id = s.stack_id
+    JOIN stack_frames AS f ON f.trace_id = s.trace_id AND f.stack_id = s.stack_id
+    GROUP BY ALL
 ),
+-- Only the frames from the call site out to that frame are named.
 paths AS (
-    SELECT driver, kind, allocations, size_bytes,
-           CASE WHEN bool_or(frame_index > outer_index) THEN [$folded] ELSE [] END
-           || list(frame ORDER BY frame_index DESC)
-                  FILTER (WHERE frame_index BETWEEN site_index AND outer_index) AS path
-    FROM stack_frames_used
-    GROUP BY driver, kind, trace_id, stack_id, allocations, size_bytes
+    SELECT p.driver, p.kind, p.allocations, p.size_bytes,
+           CASE WHEN p.last_index > p.outer_index THEN [$folded] ELSE [] END
+           || list(f.frame ORDER BY f.frame_index DESC) AS path
+    FROM stack_spans AS p
+    JOIN frames AS f
+      ON f.trace_id = p.trace_id AND f.stack_id = p.stack_id
+     AND f.frame_index BETWEEN p.site_index AND p.outer_index
+    GROUP BY p.driver, p.kind, p.trace_id, p.stack_id, p.allocations, p.size_bytes,
+             p.last_index, p.outer_index
 ),
 distinct_paths AS (
     SELECT driver, kind, path, sum(allocations) AS allocations, sum(size_bytes) AS size_bytes
