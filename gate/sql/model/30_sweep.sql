@@ -9,7 +9,9 @@
 -- allocation (k = 0) before the reallocation that closed it opens the new one (k = 1).
 -- The peaks are the largest running sums of delta_bytes in (t, s, k) order, per driver and
 -- over all drivers, of all events (outstanding) and of transient ones only.
-CREATE OR REPLACE TABLE _nonpaged_sweep AS
+-- A view: peaks.py reads it once per trace, sorted, and writing its millions of rows into a
+-- table first cost as much as that read.
+CREATE OR REPLACE VIEW _nonpaged_sweep AS
 SELECT trace_id, driver, alloc_s AS t, alloc_seq AS s, 1 AS k, size_bytes AS delta_bytes,
        window_type = 'AIFI' AS transient
 FROM allocations_windowed

@@ -25,7 +25,6 @@ SELECT
 FROM allocations_windowed
 GROUP BY trace_id, driver;
 
-DROP TABLE _nonpaged_sweep;
 DROP TABLE _sweep_drivers;
 
 CREATE OR REPLACE TABLE _active_code AS
