@@ -2,7 +2,11 @@
 feeds them, counts outcomes per kind and writes a reproducer for every failure.
 
 A worker sets RLIMIT_AS to its own size after warming up plus the memory limit, so an input
-that would take more gets MemoryError (a blow-up) instead of the machine. The parent gives
+that would take more gets MemoryError (a blow-up) instead of the machine. The warm-up reads
+the unmutated seed of every kind (and the whole job once): each path maps libraries and
+reserves address space of its own (DuckDB's Parquet reader, numba's kernels, the reader's
+tables), and a worker that met one kind first must not count another kind's fixed cost
+against the limit. The parent gives
 each input `timeout` seconds; a worker still busy then is killed (a hang) and replaced. A
 worker that dies (a signal, an abort in native code) is a crash of its own signature.
 """
@@ -24,6 +28,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
 from .cases import make_case
+from .seeds import KINDS, seeds
 from .targets import Outcome, run_case
 
 MiB = 1 << 20
@@ -74,6 +79,8 @@ def _worker(conn: Connection, memory_mb: int) -> None:
         task = conn.recv()
         if task is None:
             return
+        if not limited:
+            _warm_up(task.seed)
         case = make_case(task.kind, task.seed, task.index)
         with tempfile.TemporaryDirectory(prefix="gate-fuzz-") as tmp:
             outcome = run_case(case, Path(tmp), task.whole_job)
@@ -82,6 +89,17 @@ def _worker(conn: Connection, memory_mb: int) -> None:
             resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
             limited = True
         conn.send(outcome)
+
+
+def _warm_up(seed: int) -> None:
+    """Run every kind's unmutated seeds once (the first inputs of each kind), the first of
+    them with the whole job."""
+    first = True
+    for kind in KINDS:
+        for index in range(len(seeds(kind))):
+            with tempfile.TemporaryDirectory(prefix="gate-fuzz-") as tmp:
+                run_case(make_case(kind, seed, index), Path(tmp), whole_job=first)
+            first = False
 
 
 class _Slot:
