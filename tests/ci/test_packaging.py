@@ -98,6 +98,16 @@ def _build(source: Path, out: Path, *, isolated: bool) -> subprocess.CompletedPr
     return subprocess.run(command, capture_output=True, text=True, timeout=900, check=False)
 
 
+def _installed(distribution: str) -> bool:
+    """Whether a distribution is installed: not merely importable, since a checkout's own
+    `build/` folder (left by `pip install .`) imports as a namespace package."""
+    try:
+        importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:
+        return False
+    return True
+
+
 def _has_backend() -> bool:
     """Whether this Python has the build backend pyproject.toml asks for: an older setuptools
     fails on the SPDX licence before build can name the missing requirement."""
@@ -115,7 +125,7 @@ def _has_backend() -> bool:
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A wheel and an sdist built from a copy of this checkout: without build isolation when
     this Python has the build backend, else isolated (which needs the network)."""
-    if importlib.util.find_spec("build") is None:
+    if not _installed("build"):
         pytest.skip("the `build` package is not installed (python -m pip install build twine)")
     root = tmp_path_factory.mktemp("packaging")
     source, out = root / "source", root / "dist"
@@ -137,7 +147,7 @@ def _only(folder: Path, pattern: str) -> Path:
 
 
 def test_twine_accepts_both(dist: Path) -> None:
-    if importlib.util.find_spec("twine") is None:
+    if not _installed("twine"):
         pytest.skip("twine is not installed (python -m pip install twine)")
     files = sorted(str(p) for p in dist.iterdir())
     assert len(files) == 2
