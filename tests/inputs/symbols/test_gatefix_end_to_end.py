@@ -14,13 +14,11 @@ as llvm-pdbutil reads them (see test_gatefix_pdb.py and fixtures/PROVENANCE.md).
 
 from __future__ import annotations
 
-import html
-import json
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 from pdb_kit import GATEFIX_AGE, GATEFIX_GUID, GATEFIX_KEY, FakeDbgHelp, copy_pdb, patched
+from report_kit import check_of, check_reports, failure_text
 from scenario_kit import B_STACK, NT, NT_BASE
 from typer.testing import CliRunner
 
@@ -110,41 +108,8 @@ def budgets(tmp_path: Path) -> Path:
     return path
 
 
-def _check(tmp_path: Path, boot: Path, budgets: Path, *symbols: str) -> dict[str, object]:
-    args = ["check", str(boot), "-b", str(budgets), "--annotations", "none"]
-    for s in symbols:
-        args += ["--symbols", s]
-    out = {k: tmp_path / f"report.{k}" for k in ("json", "xml", "md", "html")}
-    args += ["--json", str(out["json"]), "--junit", str(out["xml"]), "--markdown", str(out["md"])]
-    args += ["--html", str(out["html"])]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1, result.output
-    return {
-        "console": result.output,
-        "json": json.loads(out["json"].read_text(encoding="utf-8")),
-        "junit": ElementTree.parse(out["xml"]).getroot(),
-        "markdown": out["md"].read_text(encoding="utf-8"),
-        "html": html.unescape(out["html"].read_text(encoding="utf-8")),
-    }
-
-
-def _check_of(report: dict[str, object], driver: str, metric: str) -> dict[str, object]:
-    checks = report["json"]["checks"]  # type: ignore[index]
-    return next(c for c in checks if c["driver"] == driver and c["metric"] == metric)
-
-
-def _failure_text(report: dict[str, object], driver: str, metric: str) -> tuple[str, str]:
-    root = report["junit"]
-    for case in root.iter("testcase"):  # type: ignore[union-attr]
-        if case.get("name", "").startswith(driver) and metric in case.get("classname", ""):
-            failure = case.find("failure")
-            assert failure is not None
-            return failure.get("message", ""), failure.text or ""
-    raise AssertionError(f"no testcase for {driver} {metric}")
-
-
 def _sites(report: dict[str, object], metric: str) -> list[str]:
-    return [s["site"] for s in _check_of(report, "gatefix.sys", metric)["top_sites"]]  # type: ignore[index]
+    return [s["site"] for s in check_of(report, "gatefix.sys", metric)["top_sites"]]  # type: ignore[index]
 
 
 def _assert_named(report: dict[str, object]) -> None:
@@ -152,15 +117,15 @@ def _assert_named(report: dict[str, object]) -> None:
     transient = _sites(report, "nonpaged_transient_peak_bytes")
     assert transient[0] == SPIKE_SITE
     assert LEAK_SITE not in transient and FLUSH_SITE not in transient  # leaks: not the spike
-    b_sites = _check_of(report, "b.sys", "nonpaged_impacting_bytes")["top_sites"]
+    b_sites = check_of(report, "b.sys", "nonpaged_impacting_bytes")["top_sites"]
     assert b_sites[0]["site"] == "b.sys+0x200"  # type: ignore[index]
     for kind in ("console", "markdown", "html"):
         text = report[kind]
         for site in (LEAK_SITE, FLUSH_SITE, SPIKE_SITE):
             assert site in text, (kind, site)  # type: ignore[operator]
-    message, body = _failure_text(report, "gatefix.sys", "nonpaged_impacting_bytes")
+    message, body = failure_text(report, "gatefix.sys", "nonpaged_impacting_bytes")
     assert LEAK_SITE in message and FLUSH_SITE in message + body
-    message, body = _failure_text(report, "gatefix.sys", "nonpaged_transient_peak_bytes")
+    message, body = failure_text(report, "gatefix.sys", "nonpaged_transient_peak_bytes")
     assert SPIKE_SITE in message + body and LEAK_SITE not in message + body
 
 
@@ -179,7 +144,7 @@ def test_functions_from_a_flat_folder(
 ) -> None:
     folder = tmp_path / "pdbs"
     copy_pdb(gatefix_pdb, folder / "gatefix.pdb")
-    report = _check(tmp_path, boot, budgets, str(folder))
+    report = check_reports(tmp_path, boot, budgets, str(folder))
     _assert_named(report)
     trees = report["json"]["trees"]  # type: ignore[index]
     impacting = next(t for t in trees if t["driver"] == "gatefix.sys" and t["kind"] == "impacting")
@@ -207,7 +172,7 @@ def test_functions_from_a_symbol_store(
 ) -> None:
     store = tmp_path / "store"
     copy_pdb(gatefix_pdb, store / "gatefix.pdb" / GATEFIX_KEY / "gatefix.pdb")
-    _assert_named(_check(tmp_path, boot, budgets, f"srv*{store}*https://example.invalid/s"))
+    _assert_named(check_reports(tmp_path, boot, budgets, f"srv*{store}*https://example.invalid/s"))
 
 
 def test_a_pdb_of_another_guid_is_refused_and_reported(
@@ -216,7 +181,7 @@ def test_a_pdb_of_another_guid_is_refused_and_reported(
     folder = tmp_path / "pdbs"
     other = "00000000-1111-2222-3333-444444444444"
     patched(gatefix_pdb, folder / "gatefix.pdb", guid=other, old_guid=GATEFIX_GUID)
-    report = _check(tmp_path, boot, budgets, str(folder))
+    report = check_reports(tmp_path, boot, budgets, str(folder))
     assert _sites(report, "nonpaged_impacting_bytes") == UNNAMED
     notes = [n for n in report["json"]["notes"] if "gatefix.sys" in n]  # type: ignore[index]
     assert len(notes) == 1 and other in notes[0] and GATEFIX_GUID in notes[0], notes
@@ -229,7 +194,7 @@ def test_a_pdb_of_another_age_is_refused_and_reported(
 ) -> None:
     folder = tmp_path / "pdbs"
     patched(gatefix_pdb, folder / "gatefix.pdb", age=2)
-    report = _check(tmp_path, boot, budgets, str(folder))
+    report = check_reports(tmp_path, boot, budgets, str(folder))
     assert _sites(report, "nonpaged_impacting_bytes") == UNNAMED
     notes = [n for n in report["json"]["notes"] if "gatefix.sys" in n]  # type: ignore[index]
     assert len(notes) == 1 and "its age is 2, the trace's is 1" in notes[0], notes
@@ -268,5 +233,5 @@ def test_the_dbghelp_backend_names_the_same_functions_on_any_system(
     monkeypatch.setattr(readers, "available_backends", lambda: [DBGHELP])
     folder = tmp_path / "pdbs"
     copy_pdb(gatefix_pdb, folder / "gatefix.pdb")
-    _assert_named(_check(tmp_path, boot, budgets, str(folder)))
+    _assert_named(check_reports(tmp_path, boot, budgets, str(folder)))
     assert fake.lookups and fake.sessions == {}  # DbgHelp answered, and the session ended

@@ -8,12 +8,11 @@ and spikes 10 x 8 KiB from `std::exception::what` for one second; b.sys (no PDB)
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 from pdb_kit import CRASH_GUID, CRASH_KEY, copy_pdb, patched
+from report_kit import check_of, check_reports, failure_text
 from scenario_kit import B_STACK, NT, NT_BASE
 from typer.testing import CliRunner
 
@@ -97,52 +96,21 @@ def budgets(tmp_path: Path) -> Path:
     return path
 
 
-def _check(tmp_path: Path, boot: Path, budgets: Path, *symbols: str) -> dict[str, object]:
-    args = ["check", str(boot), "-b", str(budgets), "--annotations", "none"]
-    for s in symbols:
-        args += ["--symbols", s]
-    out = {k: tmp_path / f"report.{k}" for k in ("json", "xml", "md")}
-    args += ["--json", str(out["json"]), "--junit", str(out["xml"]), "--markdown", str(out["md"])]
-    result = runner.invoke(app, args)
-    assert result.exit_code == 1, result.output
-    return {
-        "console": result.output,
-        "json": json.loads(out["json"].read_text()),
-        "junit": ElementTree.parse(out["xml"]).getroot(),
-        "markdown": out["md"].read_text(),
-    }
-
-
-def _check_of(report: dict[str, object], driver: str, metric: str) -> dict[str, object]:
-    checks = report["json"]["checks"]  # type: ignore[index]
-    return next(c for c in checks if c["driver"] == driver and c["metric"] == metric)
-
-
-def _failure_text(report: dict[str, object], driver: str, metric: str) -> tuple[str, str]:
-    root = report["junit"]
-    for case in root.iter("testcase"):  # type: ignore[union-attr]
-        if case.get("name", "").startswith(driver) and metric in case.get("classname", ""):
-            failure = case.find("failure")
-            assert failure is not None
-            return failure.get("message", ""), failure.text or ""
-    raise AssertionError(f"no testcase for {driver} {metric}")
-
-
 def _assert_named(report: dict[str, object]) -> None:
-    impacting = _check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
+    impacting = check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
     assert impacting["top_sites"][0]["site"] == LEAK_SITE
-    transient = _check_of(report, "contoso.sys", "nonpaged_transient_peak_bytes")
+    transient = check_of(report, "contoso.sys", "nonpaged_transient_peak_bytes")
     sites = [s["site"] for s in transient["top_sites"]]
     assert sites[0] == SPIKE_SITE
     assert LEAK_SITE not in sites  # the leak does not explain the spike
-    assert _check_of(report, "b.sys", "nonpaged_impacting_bytes")["top_sites"][0]["site"] == (
+    assert check_of(report, "b.sys", "nonpaged_impacting_bytes")["top_sites"][0]["site"] == (
         "b.sys+0x200"
     )
     for text in (report["console"], report["markdown"]):
         assert LEAK_SITE in text and SPIKE_SITE in text  # type: ignore[operator]
-    message, body = _failure_text(report, "contoso.sys", "nonpaged_impacting_bytes")
+    message, body = failure_text(report, "contoso.sys", "nonpaged_impacting_bytes")
     assert LEAK_SITE in message
-    message, body = _failure_text(report, "contoso.sys", "nonpaged_transient_peak_bytes")
+    message, body = failure_text(report, "contoso.sys", "nonpaged_transient_peak_bytes")
     assert SPIKE_SITE in message + body and LEAK_SITE not in message + body
 
 
@@ -151,7 +119,7 @@ def test_functions_from_a_flat_folder(
 ) -> None:
     folder = tmp_path / "pdbs"
     copy_pdb(crash_pdb, folder / "crash.pdb")
-    report = _check(tmp_path, boot, budgets, str(folder))
+    report = check_reports(tmp_path, boot, budgets, str(folder))
     _assert_named(report)
     trees = report["json"]["trees"]  # type: ignore[index]
     impacting = next(t for t in trees if t["driver"] == "contoso.sys" and t["kind"] == "impacting")
@@ -176,7 +144,7 @@ def test_functions_from_a_symbol_store(
 ) -> None:
     store = tmp_path / "store"
     copy_pdb(crash_pdb, store / "crash.pdb" / CRASH_KEY / "crash.pdb")
-    _assert_named(_check(tmp_path, boot, budgets, f"srv*{store}*https://example.invalid/s"))
+    _assert_named(check_reports(tmp_path, boot, budgets, f"srv*{store}*https://example.invalid/s"))
 
 
 def test_a_pdb_of_another_build_is_refused_and_reported(
@@ -184,8 +152,8 @@ def test_a_pdb_of_another_build_is_refused_and_reported(
 ) -> None:
     folder = tmp_path / "pdbs"
     patched(crash_pdb, folder / "crash.pdb", guid="00000000-1111-2222-3333-444444444444")
-    report = _check(tmp_path, boot, budgets, str(folder))
-    impacting = _check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
+    report = check_reports(tmp_path, boot, budgets, str(folder))
+    impacting = check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
     assert impacting["top_sites"][0]["site"] == "contoso.sys+0x2a84"
     notes = " ".join(report["json"]["notes"])  # type: ignore[index]
     assert "contoso.sys" in notes and "GUID" in notes
@@ -197,9 +165,9 @@ def test_a_pdb_of_another_age_is_refused(
 ) -> None:
     folder = tmp_path / "pdbs"
     patched(crash_pdb, folder / "crash.pdb", age=2)
-    report = _check(tmp_path, boot, budgets, str(folder))
+    report = check_reports(tmp_path, boot, budgets, str(folder))
     assert "age" in " ".join(report["json"]["notes"])  # type: ignore[index]
-    impacting = _check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
+    impacting = check_of(report, "contoso.sys", "nonpaged_impacting_bytes")
     assert impacting["top_sites"][0]["site"] == "contoso.sys+0x2a84"
 
 
@@ -226,7 +194,7 @@ def test_symbols_from_the_budgets(
     """`symbols:` in a budget file, relative to it, as the option would be."""
     copy_pdb(crash_pdb, tmp_path / "pdbs" / "crash.pdb")
     budgets.write_text(BUDGETS + "symbols: pdbs\n")
-    _assert_named(_check(tmp_path, boot, budgets))
+    _assert_named(check_reports(tmp_path, boot, budgets))
 
 
 def test_without_a_pdb_reader_symbols_say_what_to_install(
