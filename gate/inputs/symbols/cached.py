@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from gate.inputs.symbols.pdbfile import PdbInfo
 _MISSING = object()
 
 
-class CachedReader:
+class CachedReader(ABC):
     """What the backends share: the code-section filter and one lookup per distinct RVA.
 
     A backend implements `_lookup(rva)` for an RVA inside a code section, and `close`.
@@ -68,8 +69,9 @@ class CachedReader:
             return None
         return self._interned.setdefault((function.name, function.start_rva), function)
 
+    @abstractmethod
     def _lookup(self, rva: int) -> Function | None:
-        raise NotImplementedError
+        """The function containing `rva`, which lies in a code section; None if none does."""
 
     def close(self) -> None:
         """Forget the answers; a backend also releases its library's hold on the file."""
