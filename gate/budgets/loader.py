@@ -45,7 +45,7 @@ from gate.errors import BudgetError
 from gate.fileio import path_text
 from gate.tables.drivers import RESERVED_NAMES
 from gate.units import format_window, parse_bytes, parse_count, parse_percent, parse_window
-from gate.yamlsafe import shape_problem
+from gate.yamlsafe import compose, shape_problem
 
 __all__ = ["expand_budget_paths", "load_budgets", "tag_pattern_is_valid"]
 
@@ -402,7 +402,7 @@ def _read_file(path: Path, source: _Source, problems: _Problems) -> MappingNode 
         if refused is not None:
             problems.at(_Place(source, refused.line, refused.column), None, refused.problem)
             return None
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        root = compose(text)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "unreadable YAML"
