@@ -23,12 +23,13 @@ CALLS = {"execute", "executemany", "sql", "query", "_query"}
 
 # path:function -> why every value pasted there is the code's own.
 ALLOWED = {
-    "gate/store/normalized.py:export_normalized": "table and ORDER BY columns from TABLES",
-    "gate/store/normalized.py:import_normalized": "table names from TABLES (DELETE on failure)",
+    "gate/store/normalized.py:export_normalized": "table and ORDER BY columns of the code's own",
+    "gate/store/normalized.py:import_normalized": "table names from RAW_TABLES (DELETE on failure)",
+    "gate/store/normalized.py:_insert_frames": "the source subquery _insert built",
     "gate/store/normalized.py:_insert": "store column names, table from TABLES, int offset",
     "gate/store/normalized.py:_check_values": "conditions are the literals of _BAD_ROWS",
-    "gate/store/store.py:insert_rows": "table checked against _IDENTIFIER, '?' marks",
-    "gate/store/store.py:Store._forget": "table names from gate.tables.normalized.TABLES",
+    "gate/store/store.py:insert_rows": "table checked against _IDENTIFIER, catalog types",
+    "gate/store/store.py:Store._forget": "table names from RAW_TABLES",
     "gate/sql/peaks.py:build_peaks": "a type name chosen from two literals",
     "gate/rules/runner.py:run_rule": (
         "DESCRIBE of the rule's own SQL: a rule is SQL by design; no file name or value is pasted"

@@ -2,7 +2,7 @@
 
 Each trace's images carry their PDB identity; `name_frames` opens the matching PDB of every
 image (through `gate.inputs.symbols`, never by name alone), looks up the distinct frames of
-that image once, and fills `stack_frames.function`, so that the model's call sites read
+that image once, and fills `stack_frame_rows.function`, so that the model's call sites read
 `driver.sys!Function` instead of `driver.sys+0x1130`. Frames of images without a matching
 PDB keep their offset.
 """
@@ -22,7 +22,7 @@ _NAMED_MISSING = 5
 
 
 def name_frames(store: Store, path: SymbolPath) -> list[str]:
-    """Fill `stack_frames.function` where a PDB matches; returns lines for the reports: which
+    """Fill `stack_frame_rows.function` where a PDB matches; returns lines for the reports: which
     images had no matching PDB and why, and what the symbol path ignored."""
     con = store.con
     notes: list[str] = list(path.notes)
@@ -56,10 +56,18 @@ def name_frames(store: Store, path: SymbolPath) -> list[str]:
 
 def _name_module(store: Store, symbols: Symbolizer, trace_id: int, driver: str) -> int:
     con = store.con
+    ids = [
+        r[0]
+        for r in con.execute(
+            "SELECT module_id FROM frame_modules WHERE trace_id = ? AND module = ?",
+            [trace_id, driver],
+        ).fetchall()
+    ]
     rvas = con.execute(
-        "SELECT DISTINCT rva_bytes FROM stack_frames "
-        "WHERE trace_id = ? AND module = ? AND rva_bytes IS NOT NULL",
-        [trace_id, driver],
+        "SELECT DISTINCT rva_bytes FROM stack_frame_rows "
+        "WHERE trace_id = ? AND module_id IN (SELECT unnest(?::INTEGER[])) "
+        "AND rva_bytes IS NOT NULL",
+        [trace_id, ids],
     ).fetchnumpy()["rva_bytes"]
     rvas = np.asarray(rvas, dtype=np.int64)
     names = symbols.names(driver, rvas)
@@ -73,10 +81,11 @@ def _name_module(store: Store, symbols: Symbolizer, trace_id: int, driver: str) 
     con.register("_named_frames", found)
     try:
         con.execute(
-            "UPDATE stack_frames SET function = n.function FROM _named_frames AS n "
-            "WHERE stack_frames.trace_id = ? AND stack_frames.module = ? "
-            "AND stack_frames.rva_bytes = n.rva_bytes",
-            [trace_id, driver],
+            "UPDATE stack_frame_rows SET function = n.function FROM _named_frames AS n "
+            "WHERE stack_frame_rows.trace_id = ? "
+            "AND stack_frame_rows.module_id IN (SELECT unnest(?::INTEGER[])) "
+            "AND stack_frame_rows.rva_bytes = n.rva_bytes",
+            [trace_id, ids],
         ).fetchall()
     finally:
         con.unregister("_named_frames")

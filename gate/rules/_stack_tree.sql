@@ -22,11 +22,12 @@ WITH stacks AS (
 stack_spans AS (
     SELECT s.driver, s.kind, s.trace_id, s.stack_id, s.allocations, s.size_bytes,
            sa.frame_index AS site_index,
-           max(f.frame_index) FILTER (WHERE f.module = s.driver) AS outer_index,
+           max(f.frame_index) FILTER (WHERE f.module_id = dm.module_id) AS outer_index,
            max(f.frame_index) AS last_index
     FROM stacks AS s
     JOIN _stack_attribution AS sa ON sa.trace_id = s.trace_id AND sa.stack_id = s.stack_id
-    JOIN stack_frames AS f ON f.trace_id = s.trace_id AND f.stack_id = s.stack_id
+    JOIN frame_modules AS dm ON dm.trace_id = s.trace_id AND dm.module = s.driver
+    JOIN stack_frame_rows AS f ON f.trace_id = s.trace_id AND f.stack_id = s.stack_id
     GROUP BY ALL
 ),
 -- Only the frames from the call site out to that frame are named.

@@ -74,16 +74,39 @@ CREATE TABLE IF NOT EXISTS pool_unmatched_frees (
     session_id BIGINT                   -- NULL outside session pool
 );
 
--- stack_frames: distinct call stacks, one row per frame, innermost frame first.
-CREATE TABLE IF NOT EXISTS stack_frames (
+-- stack_frame_rows: distinct call stacks, one row per frame, innermost frame first, each
+-- frame's module as a number (frame_modules): a boot has tens of millions of frames and a few
+-- hundred modules, and the attribution tests every frame's module.
+CREATE TABLE IF NOT EXISTS stack_frame_rows (
     trace_id INTEGER NOT NULL,          -- the trace (traces.trace_id)
     stack_id BIGINT NOT NULL,           -- stack id, unique within the trace
     frame_index INTEGER NOT NULL,       -- 0 is the allocator
     address UBIGINT NOT NULL,           -- 0 when only module+offset is known
-    module VARCHAR NOT NULL,            -- '' when the address is in no known image
+    module_id INTEGER NOT NULL,         -- the frame's module (frame_modules.module_id)
     rva_bytes BIGINT,                   -- offset into module, NULL when unresolved
     function VARCHAR                    -- from the user's PDBs, else NULL
 );
+
+-- frame_modules: the module names of stack_frame_rows.module_id, one row per name and trace.
+CREATE TABLE IF NOT EXISTS frame_modules (
+    trace_id INTEGER NOT NULL,          -- the trace (traces.trace_id)
+    module_id INTEGER NOT NULL,         -- unique within the trace
+    module VARCHAR NOT NULL             -- lower-case image file name, '' for no known image
+);
+
+-- stack_frames: stack_frame_rows with each module by name, the columns of the normalized
+-- format's stack_frames.parquet.
+--   trace_id      the trace (traces.trace_id)
+--   stack_id      stack id, unique within the trace
+--   frame_index   0 is the allocator
+--   address       0 when only module+offset is known
+--   module        lower-case image file name, '' when the address is in no known image
+--   rva_bytes     offset into module, NULL when unresolved
+--   function      from the user's PDBs, else NULL
+CREATE OR REPLACE VIEW stack_frames AS
+SELECT f.trace_id, f.stack_id, f.frame_index, f.address, m.module, f.rva_bytes, f.function
+FROM stack_frame_rows AS f
+JOIN frame_modules AS m ON m.trace_id = f.trace_id AND m.module_id = f.module_id;
 
 -- resident_pages: the last full resident-set snapshot, by file, page list and category.
 CREATE TABLE IF NOT EXISTS resident_pages (

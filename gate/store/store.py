@@ -27,7 +27,6 @@ import numpy as np
 from gate.errors import GateError, InputError, OutputError
 from gate.fileio import path_text
 from gate.tables.chunks import Chunk, TraceInfo
-from gate.tables.normalized import TABLES as NORMALIZED_TABLES
 from gate.tables.order import stable_argsort
 from gate.tables.pairing import paired_chunks
 
@@ -98,6 +97,17 @@ def _has_code(sql: str) -> bool:
     return any(ln.strip() and not ln.strip().startswith("--") for ln in sql.splitlines())
 
 
+# The store's tables of trace rows (schema.sql), each with a trace_id.
+RAW_TABLES = (
+    "traces",
+    "images",
+    "pool_allocations",
+    "pool_unmatched_frees",
+    "stack_frame_rows",
+    "frame_modules",
+    "resident_pages",
+)
+
 # How each chunk table lands in the store: NaN times and -1 ids become NULL.
 _INSERTS = {
     "images": """
@@ -120,9 +130,11 @@ _INSERTS = {
             size_bytes, address, CASE WHEN session_id >= 0 THEN session_id END
         FROM chunk""",
     "stack_frames": """
-        INSERT INTO stack_frames SELECT $trace_id, stack_id, frame_index, address, module,
-            CASE WHEN rva_bytes >= 0 THEN rva_bytes END, nullif(function, '')
+        INSERT INTO stack_frame_rows SELECT $trace_id, stack_id, frame_index, address,
+            module_id, CASE WHEN rva_bytes >= 0 THEN rva_bytes END, nullif(function, '')
         FROM chunk""",
+    "frame_modules": """
+        INSERT INTO frame_modules SELECT $trace_id, module_id, module FROM chunk""",
     "resident_pages": """
         INSERT INTO resident_pages SELECT $trace_id, path,
             lower(regexp_extract(path, '[^\\\\/]*$')), page_list, category, size_bytes
@@ -261,7 +273,7 @@ class Store:
             self.con.unregister("chunk")
 
     def _forget(self, trace_id: int) -> None:
-        for table in NORMALIZED_TABLES:
+        for table in RAW_TABLES:
             self.con.execute(f"DELETE FROM {table} WHERE trace_id = ?", [trace_id]).fetchall()
 
     def _insert_trace(self, trace_id: int, info: TraceInfo) -> None:

@@ -10,7 +10,7 @@ integer id is -1; a missing string is "". Addresses are uint64.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -92,9 +92,14 @@ TABLES: dict[str, tuple[ColumnSpec, ...]] = {
         _c("stack_id", "i8"),  # stack id, unique within the trace
         _c("frame_index", "i4"),  # 0 is the innermost frame (the allocator)
         _c("address", "u8"),  # instruction address, 0 when only module+offset is known
-        _c("module", STR),  # lower-case image file name, '' when unresolved
+        _c("module_id", "i4"),  # the frame's module: a frame_modules.module_id of the trace
         _c("rva_bytes", "i8"),  # offset into the module, -1 when unresolved
         _c("function", STR),  # function name when symbols were given, else ''
+    ),
+    # The module names stack_frames.module_id stands for; a reader yields each id once.
+    "frame_modules": (
+        _c("module_id", "i4"),  # unique within the trace
+        _c("module", STR),  # lower-case image file name, '' when unresolved
     ),
     "resident_pages": (
         _c("path", STR),  # file path of the page's image or file, '' if none
@@ -139,6 +144,43 @@ class Chunk:
                 raise ValueError(f"chunk {table}.{spec.name}: {len(arr)} rows, expected {length}")
             out[spec.name] = arr
         return cls(table, out)
+
+
+def frame_chunks(
+    *,
+    stack_id: object,
+    frame_index: object,
+    address: object,
+    module: Sequence[str],
+    rva_bytes: object,
+    function: object,
+) -> tuple[Chunk, Chunk]:
+    """The `frame_modules` and `stack_frames` chunks of frames whose modules are given by
+    name, for readers that hold all of a trace's frames at once."""
+    names, codes = np.unique(np.asarray(module, dtype=STR).astype(str), return_inverse=True)
+    modules = Chunk.build(
+        "frame_modules",
+        module_id=np.arange(len(names), dtype=np.int32),
+        module=names.astype(STR),
+    )
+    frames = Chunk.build(
+        "stack_frames",
+        stack_id=stack_id,
+        frame_index=frame_index,
+        address=address,
+        module_id=codes.astype(np.int32).reshape(-1),
+        rva_bytes=rva_bytes,
+        function=function,
+    )
+    return modules, frames
+
+
+def module_names(modules: Chunk, frames: Chunk) -> np.ndarray:
+    """Each frame's module name: the `frame_modules` rows looked up by `frames`' module ids."""
+    ids = modules.columns["module_id"]
+    order = np.argsort(ids, kind="stable")
+    at = np.searchsorted(ids[order], frames.columns["module_id"])
+    return modules.columns["module"][order][at]
 
 
 @dataclass

@@ -18,7 +18,7 @@ from gate.cli import app
 from gate.errors import CsvFormatError
 from gate.inputs.scenario import POOL_FREE, SyntheticTrace, generate, parse_scenario
 from gate.inputs.wpa import read_wpa_csv, wpa_csv_traces
-from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.chunks import Chunk, TraceInfo, module_names
 
 CORPUS = Path(__file__).resolve().parents[2].parent / "shared" / "corpus"
 
@@ -79,7 +79,13 @@ def test_pool_rows_become_allocations_with_stacks_innermost_first(tmp_path: Path
     # One stack shared by two rows; the row with 'n/a' has none.
     assert list(a["stack_id"]) == [0, 0, -1]
     f = chunks["stack_frames"].columns
-    assert list(f["module"]) == ["nt.exe", "acpi.sys", "ntoskrnl.exe"]
+    names = module_names(chunks["frame_modules"], chunks["stack_frames"])
+    assert list(names) == ["nt.exe", "acpi.sys", "ntoskrnl.exe"]
+    assert sorted(chunks["frame_modules"].columns["module"]) == [
+        "acpi.sys",
+        "nt.exe",
+        "ntoskrnl.exe",
+    ]
     assert list(f["function"]) == ["", "ACPIBuildDeviceDpc", "KiStartSystemThread"]
     assert list(f["rva_bytes"]) == [0x10, -1, -1]
     assert list(f["frame_index"]) == [0, 1, 2]

@@ -12,7 +12,7 @@ import pytest
 from gate.errors import CsvFormatError
 from gate.inputs.wpa import read_wpa_csv, wpa_csv_traces
 from gate.store import Store
-from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.chunks import Chunk, TraceInfo, module_names
 
 HEADER = "Pool Tag,Paged,Address,AllocTime (s),FreeTime (s),Size (B),Stack,Session"
 STACK = "[Root]/ntoskrnl.exe!KiStartSystemThread/a.sys+0x10"
@@ -106,7 +106,7 @@ def test_a_module_named_like_a_reserved_name_keeps_the_file_prefix(
 ) -> None:
     path = _write(tmp_path, [f"Ab,NonPaged,0x10,1.0,,8,{module}+0x10/{module}!Fn,"])
     chunks, _ = _read(path)
-    modules = list(chunks["stack_frames"].columns["module"])
+    modules = list(module_names(chunks["frame_modules"], chunks["stack_frames"]))
     assert modules == [f"file:{module}", f"file:{module}"]
 
 

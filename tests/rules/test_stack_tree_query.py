@@ -61,10 +61,8 @@ MODULES = ("a.sys", "b.sys", "c.sys", "ntoskrnl.exe", "")
 def _store(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
     """Random stacks of 1-12 frames over a few modules, named three ways, and the chosen
     allocations of two kinds, some attributed by tag."""
-    con.execute(
-        "CREATE TABLE stack_frames (trace_id INTEGER, stack_id BIGINT, frame_index INTEGER, "
-        "address UBIGINT, module VARCHAR, rva_bytes BIGINT, function VARCHAR)"
-    ).fetchall()
+    for statement in split_statements(sql_text("gate.store", "schema.sql")):
+        con.execute(statement).fetchall()
     con.execute(
         "CREATE TABLE _stack_attribution (trace_id INTEGER, stack_id BIGINT, module VARCHAR, "
         "frame_index INTEGER, call_site VARCHAR)"
@@ -81,8 +79,9 @@ def _store(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
             for i, module in enumerate(modules):
                 rva = int(rng.integers(0, 64)) if module and rng.random() < 0.9 else None
                 function = f"f{int(rng.integers(0, 5))}" if module and rng.random() < 0.3 else None
+                address = int(rng.integers(0, 1 << 40))
                 frames.append(
-                    (trace_id, stack_id, i, int(rng.integers(0, 1 << 40)), module, rva, function)
+                    (trace_id, stack_id, i, address, MODULES.index(module), rva, function)
                 )
             kept = [i for i, m in enumerate(modules) if m.endswith(".sys")]
             if not kept:
@@ -94,8 +93,10 @@ def _store(con: duckdb.DuckDBPyConnection, rng: np.random.Generator) -> None:
                 how = "stack" if rng.random() < 0.85 else "tag-rule"
                 weight = int(rng.integers(-3000, 5000))
                 chosen.append((driver, kind, trace_id, stack_id, how, weight))
+    modules = [(t, i, m) for t in (1, 2) for i, m in enumerate(MODULES)]
     for table, rows in (
-        ("stack_frames", frames),
+        ("stack_frame_rows", frames),
+        ("frame_modules", modules),
         ("_stack_attribution", sites),
         ("_tree_chosen", chosen),
     ):

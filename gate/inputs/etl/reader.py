@@ -56,10 +56,14 @@ def _images_chunk(dec: EtlDecoder) -> Chunk:
 
 
 def _frames_chunks(frames: ResolvedFrames) -> Iterator[Chunk]:
-    """`stack_frames` chunks of whole stacks, about CHUNK_ROWS frames each: the text columns
-    are built a chunk at a time, so that a boot with millions of distinct stacks never holds
-    a Python string reference per frame for all of its frames at once."""
-    names = np.array(frames.names, dtype=object)
+    """The `frame_modules` chunk, then `stack_frames` chunks of whole stacks, about CHUNK_ROWS
+    frames each. Each frame's module is its number in the resolver's names: a boot's tens of
+    millions of frames never become module strings on the way to the store."""
+    yield Chunk.build(
+        "frame_modules",
+        module_id=np.arange(len(frames.names), dtype=np.int32),
+        module=np.array(frames.names, dtype=object),
+    )
     offsets = frames.offsets
     k = len(frames)
     lo = 0
@@ -75,7 +79,7 @@ def _frames_chunks(frames: ResolvedFrames) -> Iterator[Chunk]:
             stack_id=np.repeat(np.arange(lo, hi, dtype=np.int64), np.diff(part)),
             frame_index=intern.within_positions(part),
             address=frames.address[f0:f1],
-            module=names[frames.module[f0:f1]],
+            module_id=frames.module[f0:f1],
             rva_bytes=frames.rva[f0:f1],
             function=np.full(f1 - f0, "", dtype=object),
         )

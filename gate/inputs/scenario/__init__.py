@@ -18,7 +18,7 @@ import numpy as np
 from gate.inputs.scenario.expand import generate
 from gate.inputs.scenario.model import Scenario, SyntheticTrace
 from gate.inputs.scenario.parse import load_scenario, parse_scenario
-from gate.tables.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo
+from gate.tables.chunks import POOL_ALLOC, POOL_FREE, Chunk, TraceInfo, frame_chunks
 from gate.tables.drivers import driver_name
 from gate.tables.pairing import paired_chunks
 
@@ -44,7 +44,7 @@ def scenario_chunks(
     """
     sc = trace.scenario
     yield _images_chunk(sc)
-    yield _frames_chunk(trace)
+    yield from _frames_chunks(trace)
     if paired:
         # The events are in trace order already: pair them here, as the .etl reader does.
         yield from paired_chunks(
@@ -104,7 +104,7 @@ def _images_chunk(sc: Scenario) -> Chunk:
     )
 
 
-def _frames_chunk(trace: SyntheticTrace) -> Chunk:
+def _frames_chunks(trace: SyntheticTrace) -> tuple[Chunk, Chunk]:
     bases = {driver_name(i.path): i.base for i in trace.scenario.images}
     sid, idx, addr, mod, rva = [], [], [], [], []
     for s, frames in enumerate(trace.stacks):
@@ -114,8 +114,7 @@ def _frames_chunk(trace: SyntheticTrace) -> Chunk:
             addr.append(bases.get(f.module, 0) + f.rva if f.module in bases else 0)
             mod.append(f.module)
             rva.append(f.rva)
-    return Chunk.build(
-        "stack_frames",
+    return frame_chunks(
         stack_id=sid,
         frame_index=idx,
         address=addr,

@@ -187,7 +187,7 @@ def read_wpa_csv(paths: list[Path]) -> Iterator[Chunk | TraceInfo]:
             duration = float(max(cols["alloc_s"].max(), np.nanmax(cols["free_s"], initial=0.0)))
         if stacks.modules:
             yield _images(stacks.modules)
-        yield stacks.chunk()
+        yield from stacks.chunks()
         yield Chunk.build(
             "pool_allocations",
             alloc_seq=alloc_seq,

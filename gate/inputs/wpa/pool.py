@@ -17,7 +17,7 @@ from gate.inputs.wpa.csvfile import (
     size_scale,
     time_scale,
 )
-from gate.tables.chunks import Chunk
+from gate.tables.chunks import Chunk, frame_chunks
 from gate.tables.drivers import module_name
 
 BATCH_ROWS = 200_000
@@ -84,14 +84,14 @@ class Stacks:
                 self.modules.add(module)
         return sid
 
-    def chunk(self) -> Chunk:
+    def chunks(self) -> tuple[Chunk, Chunk]:
+        """The `frame_modules` and `stack_frames` chunks of the stacks seen."""
         n = len(self.stack_id)
-        return Chunk.build(
-            "stack_frames",
+        return frame_chunks(
             stack_id=np.asarray(self.stack_id, dtype=np.int64),
             frame_index=np.asarray(self.frame_index, dtype=np.int32),
             address=np.zeros(n, dtype=np.uint64),
-            module=np.asarray(self.module, dtype=object),
+            module=self.module,
             rva_bytes=np.asarray(self.rva, dtype=np.int64),
             function=np.asarray(self.function, dtype=object),
         )

@@ -1,43 +1,55 @@
 -- Attribution: which driver each pool allocation belongs to (metrics.md, "Which driver an
 -- allocation belongs to"). Rules in order: tag-rule, stack, pooltag, kernel, none.
 --
--- Inputs: pool_allocations, stack_frames (store) and the run's configuration tables
--- cfg_skip_modules(module), cfg_tag_rules(priority, pattern, driver) and
+-- Inputs: pool_allocations, stack_frame_rows and frame_modules (store) and the run's
+-- configuration tables cfg_skip_modules(module), cfg_tag_rules(priority, pattern, driver) and
 -- cfg_pooltag(priority, pattern, driver, exact) from pooltag.txt files.
 
 -- The first frame of each stack, innermost first, whose image is known and not skipped.
--- Frames in no known image are passed over: they cannot name a driver. Per frame only the
--- keep test and one struct are computed; the call site's text is built once per stack (a
--- real boot has tens of millions of frame rows and far fewer stacks). The call site is that
--- of the first kept frame that has a name or an offset, as it has always been read: a frame
--- known by its module alone (a WPA export can say just 'a.sys') has no text of its own.
+-- Frames in no known image are passed over: they cannot name a driver. The keep test is made
+-- once per module name (frame_modules), and frames are matched to the kept modules by number:
+-- a real boot has tens of millions of frame rows, a few hundred modules and far fewer stacks.
+-- The call site is that of the first kept frame that has a name or an offset, as it has always
+-- been read: a frame known by its module alone (a WPA export can say just 'a.sys') has no text
+-- of its own. Its function is taken from the first kept frame with a function, when that is
+-- the call site's frame: a string is kept per stack only where symbols named one.
 CREATE OR REPLACE TABLE _stack_attribution AS
-SELECT
-    trace_id,
-    stack_id,
-    -- driver that owns the first non-skipped frame, NULL when every frame is skipped
-    module,
-    -- that frame's position in the stack (0 is the innermost frame)
-    frame_index,
-    -- that frame as 'module!function' or 'module+0xRVA': the allocating call site
-    CASE WHEN site.function IS NOT NULL THEN site.module || '!' || site.function
-         ELSE site.module || '+0x' || lower(hex(site.rva_bytes)) END AS call_site
-FROM (
+WITH kept_modules AS (
+    SELECT trace_id, module_id, module
+    FROM frame_modules
+    WHERE module <> '' AND module NOT IN (SELECT module FROM cfg_skip_modules)
+),
+firsts AS (
     SELECT
         f.trace_id,
         f.stack_id,
-        arg_min(f.module, f.frame_index) FILTER (WHERE keep) AS module,
-        min(f.frame_index) FILTER (WHERE keep) AS frame_index,
-        arg_min(
-            {'module': f.module, 'rva_bytes': f.rva_bytes, 'function': f.function},
-            f.frame_index
-        ) FILTER (WHERE keep AND (f.function IS NOT NULL OR f.rva_bytes IS NOT NULL)) AS site
-    FROM (
-        SELECT *, module <> '' AND module NOT IN (SELECT module FROM cfg_skip_modules) AS keep
-        FROM stack_frames
-    ) AS f
+        arg_min(f.module_id, f.frame_index) AS module_id,
+        min(f.frame_index) AS frame_index,
+        min(f.frame_index) FILTER (WHERE f.function IS NOT NULL OR f.rva_bytes IS NOT NULL)
+            AS site_index,
+        arg_min(f.module_id, f.frame_index)
+            FILTER (WHERE f.function IS NOT NULL OR f.rva_bytes IS NOT NULL) AS site_module_id,
+        arg_min_null(f.rva_bytes, f.frame_index)
+            FILTER (WHERE f.function IS NOT NULL OR f.rva_bytes IS NOT NULL) AS site_rva_bytes,
+        min(f.frame_index) FILTER (WHERE f.function IS NOT NULL) AS named_index,
+        arg_min(f.function, f.frame_index) FILTER (WHERE f.function IS NOT NULL) AS named
+    FROM stack_frame_rows AS f
+    JOIN kept_modules AS k ON k.trace_id = f.trace_id AND k.module_id = f.module_id
     GROUP BY f.trace_id, f.stack_id
-);
+)
+SELECT
+    s.trace_id,
+    s.stack_id,
+    -- driver that owns the first non-skipped frame (stacks with none have no row)
+    m.module,
+    -- that frame's position in the stack (0 is the innermost frame)
+    s.frame_index,
+    -- that frame as 'module!function' or 'module+0xRVA': the allocating call site
+    CASE WHEN s.named_index = s.site_index THEN sm.module || '!' || s.named
+         ELSE sm.module || '+0x' || lower(hex(s.site_rva_bytes)) END AS call_site
+FROM firsts AS s
+JOIN kept_modules AS m ON m.trace_id = s.trace_id AND m.module_id = s.module_id
+LEFT JOIN kept_modules AS sm ON sm.trace_id = s.trace_id AND sm.module_id = s.site_module_id;
 
 -- frames: every frame of every stack with its name, as the reports show frames.
 --   trace_id      the trace (traces.trace_id)

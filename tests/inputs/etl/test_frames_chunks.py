@@ -42,7 +42,10 @@ def test_chunks_hold_whole_stacks_and_every_frame_once(
     lengths = [3, 0, 12, 1, 7, 7, 40, 2, 0, 5] * 3
     frames = _frames(lengths)
     monkeypatch.setattr(reader, "CHUNK_ROWS", chunk_rows)
-    chunks = list(reader._frames_chunks(frames))
+    modules, *chunks = list(reader._frames_chunks(frames))
+    assert modules.table == "frame_modules"
+    assert modules.columns["module"].tolist() == frames.names
+    assert modules.columns["module_id"].tolist() == list(range(len(frames.names)))
     got = []
     for c in chunks:
         assert c.table == "stack_frames"
@@ -59,7 +62,7 @@ def test_chunks_hold_whole_stacks_and_every_frame_once(
                 ids,
                 cols["frame_index"].tolist(),
                 cols["address"].tolist(),
-                cols["module"].tolist(),
+                [frames.names[m] for m in cols["module_id"].tolist()],
                 cols["rva_bytes"].tolist(),
                 cols["function"].tolist(),
                 strict=True,
@@ -72,4 +75,5 @@ def test_chunks_hold_whole_stacks_and_every_frame_once(
 
 def test_no_stacks_give_one_empty_chunk() -> None:
     chunks = list(reader._frames_chunks(ResolvedFrames.empty()))
-    assert [(c.table, c.rows) for c in chunks] == [("stack_frames", 0)]
+    # the names table holds '' (no known image) alone
+    assert [(c.table, c.rows) for c in chunks] == [("frame_modules", 1), ("stack_frames", 0)]

@@ -16,7 +16,7 @@ from gate.inputs.etl.reader import read_etl
 from gate.sql import ModelConfig, build_model
 from gate.store import Store
 from gate.synthetic.writer import EtlWriter
-from gate.tables.chunks import TraceInfo
+from gate.tables.chunks import TraceInfo, module_names
 
 BASE = 0xFFFFF802_4000_0000
 SYNC = 1_000_000
@@ -87,8 +87,10 @@ def test_images_ending_past_the_address_space_are_skipped_with_a_note(tmp_path: 
 
 def test_frames_resolve_against_the_images_in_range(tmp_path: Path) -> None:
     chunks = list(read_etl(_images_trace(tmp_path / "images.etl")))
-    frames = next(c for c in chunks if getattr(c, "table", "") == "stack_frames").columns
-    assert list(frames["module"]) == ["ntoskrnl.exe", "last.sys", ""]
+    stack_frames = next(c for c in chunks if getattr(c, "table", "") == "stack_frames")
+    modules = next(c for c in chunks if getattr(c, "table", "") == "frame_modules")
+    assert list(module_names(modules, stack_frames)) == ["ntoskrnl.exe", "last.sys", ""]
+    frames = stack_frames.columns
     assert frames["rva_bytes"].tolist() == [0x50, 0x10, -1]
     images = next(c for c in chunks if getattr(c, "table", "") == "images").columns
     assert sorted(images["driver"]) == ["last.sys", "ntoskrnl.exe"]

@@ -16,7 +16,7 @@ from gate.inputs.etl import payloads as P
 from gate.inputs.etl.decoder import EtlDecoder
 from gate.inputs.etl.reader import inspect_etl, read_etl
 from gate.synthetic.writer import EtlWriter
-from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.chunks import Chunk, TraceInfo, module_names
 
 CORPUS = SHARED_CORPUS / "etl"
 needs_corpus = pytest.mark.skipif(
@@ -40,6 +40,10 @@ def _tables(path: Path) -> tuple[dict[str, dict[str, np.ndarray]], TraceInfo]:
             }
         )
     assert isinstance(chunks[-1], TraceInfo)
+    frames = out["stack_frames"]
+    frames["module"] = module_names(
+        Chunk("frame_modules", out["frame_modules"]), Chunk("stack_frames", frames)
+    )
     return out, chunks[-1]
 
 

@@ -12,7 +12,7 @@ from gate.inputs.etl.reader import inspect_etl, read_etl
 from gate.inputs.scenario import SyntheticTrace, generate, parse_scenario, scenario_chunks
 from gate.store import Store
 from gate.synthetic.etl import write_scenario_etl
-from gate.tables.chunks import Chunk, TraceInfo
+from gate.tables.chunks import Chunk, TraceInfo, module_names
 
 NT = "\\SystemRoot\\system32\\ntoskrnl.exe"
 ACPI = "\\SystemRoot\\System32\\drivers\\ACPI.sys"
@@ -92,6 +92,11 @@ def _tables(chunks: list[Chunk | TraceInfo]) -> tuple[dict[str, dict[str, np.nda
             out[c.table] = {k: np.concatenate([out[c.table][k], v]) for k, v in c.columns.items()}
         else:
             out[c.table] = dict(c.columns)
+    if "stack_frames" in out:
+        modules = out["frame_modules"]
+        out["stack_frames"]["module"] = module_names(
+            Chunk("frame_modules", modules), Chunk("stack_frames", out["stack_frames"])
+        )
     info = chunks[-1]
     assert isinstance(info, TraceInfo)
     return out, info
