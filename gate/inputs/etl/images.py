@@ -13,10 +13,11 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from gate.inputs.etl import intern
+from gate.inputs.etl import intern, jit
 from gate.inputs.etl.batch import NO_TS, BatchResult, ImageEvent
 from gate.inputs.etl.intern import StackTable
 from gate.tables.drivers import driver_name
@@ -198,39 +199,201 @@ class ResolvedFrames:
         return cls(none.astype(np.uint64), none.astype(np.int32), none, np.zeros(1, np.int64), [""])
 
 
+def _resolve_kernel(
+    src: Any,
+    starts: Any,
+    offsets: Any,
+    slot: Any,
+    seg_lo: Any,
+    seg_hi: Any,
+    bases: Any,
+    ends: Any,
+    ids: Any,
+    at: int,
+    address: Any,
+    module: Any,
+    rva: Any,
+    words: Any,
+) -> None:
+    """Every frame of pairs p (`src[starts[p]:]`, `offsets[p + 1] - offsets[p]` frames, epoch
+    segment `slot[p]` of the flat image maps) resolved in one pass (numba only): address,
+    module and rva written from row `at` of the output columns, and the frame's two words."""
+    for p in range(len(starts)):
+        lo = seg_lo[slot[p]]
+        hi = seg_hi[slot[p]]
+        s = starts[p]
+        q0 = offsets[p]
+        j = -1  # the image of the pair's previous frame, -1 when none
+        for f in range(offsets[p + 1] - q0):
+            a = src[s + f]
+            # Consecutive frames are often in one image: keep it when it is still the last one
+            # based at or below the address, else search the epoch's images.
+            if not (j >= 0 and bases[j] <= a and (j + 1 == hi or bases[j + 1] > a)):
+                left = lo
+                right = hi
+                while left < right:
+                    mid = (left + right) >> 1
+                    if bases[mid] <= a:
+                        left = mid + 1
+                    else:
+                        right = mid
+                j = left - 1 if left > lo else -1
+            q = q0 + f
+            address[at + q] = a
+            if j >= 0 and a < ends[j]:
+                m = ids[j]
+                r = np.int64(a - bases[j])
+                module[at + q] = m
+                rva[at + q] = r
+                words[2 * q] = np.uint64(m)
+                words[2 * q + 1] = np.uint64(r) if m > 0 else a
+            else:
+                module[at + q] = 0
+                rva[at + q] = -1
+                words[2 * q] = np.uint64(0)
+                words[2 * q + 1] = a
+
+
+def _keep_kernel(
+    stack_ids: Any,
+    before: int,
+    offsets: Any,
+    at: int,
+    address: Any,
+    module: Any,
+    rva: Any,
+    out_offsets: Any,
+    kept: int,
+) -> tuple[int, int]:
+    """Keep the frames of the pairs whose stack is new, dropping the others' (numba only).
+
+    The pairs' frames are rows `at + offsets[p]` on of the output columns; new stack ids are
+    `before`, `before + 1`, ... in order of first appearance, so a pair is a stack's first
+    exactly when its id is the next new one. Kept frames move down over the dropped ones (never
+    up, so in place), each kept stack's end goes to `out_offsets` after the `kept` stacks there.
+    Returns (the end of the kept frames, the next new id)."""
+    w = at
+    nxt = before
+    for p in range(len(stack_ids)):
+        if stack_ids[p] != nxt:
+            continue
+        nxt += 1
+        lo = at + offsets[p]
+        n = offsets[p + 1] - offsets[p]
+        if w != lo:
+            for f in range(n):
+                address[w + f] = address[lo + f]
+                module[w + f] = module[lo + f]
+                rva[w + f] = rva[lo + f]
+        w += n
+        kept += 1
+        out_offsets[kept] = w
+    return w, nxt
+
+
+_resolve_rows = jit.kernel(_resolve_kernel)
+_keep_rows = jit.kernel(_keep_kernel)
+
+
+def _epoch_slots(epochs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct epochs, ascending, and each pair's index into them."""
+    if len(epochs) == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo, hi = int(epochs.min()), int(epochs.max())
+    if hi - lo > 4 * len(epochs) + 4096:  # sparse: a table over the span would be mostly empty
+        distinct, slot = np.unique(epochs, return_inverse=True)
+        return distinct, slot.reshape(-1).astype(np.int64)
+    present = np.zeros(hi - lo + 1, dtype=bool)
+    present[epochs - lo] = True
+    rank = np.cumsum(present, dtype=np.int64) - 1
+    return np.flatnonzero(present) + lo, rank[epochs - lo]
+
+
+def _first_new(stack_ids: np.ndarray, before: int) -> np.ndarray:
+    """The positions of the first pair of each new stack id (ids from `before` on).
+
+    `StackTable.intern` numbers new rows in order of first appearance, so a pair is the first
+    of its stack exactly when its id is new and above every id before it: one running maximum
+    instead of a sort."""
+    first = stack_ids >= before
+    if len(stack_ids) > 1:
+        first[1:] &= stack_ids[1:] > np.maximum.accumulate(stack_ids[:-1])
+    return np.flatnonzero(first)
+
+
 class _Resolver:
-    """Frames resolved with the image map of their epoch, and resolved stacks made distinct."""
+    """Frames resolved with the image map of their epoch, and resolved stacks made distinct.
+
+    The image maps of the epochs met so far are kept as one flat sorted run per epoch (bases,
+    ends, module ids), so that one compiled pass resolves a block of pairs whatever their
+    epochs. The kept frames go into columns grown in place (`reserve`), not pieces joined at
+    the end: with millions of stacks that join was a second copy of every frame.
+    """
 
     def __init__(self, image_map: Callable[[int], ImageMap]) -> None:
         self.image_map = image_map
         self.module_ids: dict[str, int] = {"": 0}  # 0: in no known image
-        self.maps: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        self.segments: dict[int, tuple[int, int]] = {}  # epoch -> its rows of the maps
+        self.bases = np.zeros(0, dtype=np.uint64)
+        self.ends = np.zeros(0, dtype=np.uint64)
+        self.ids = np.zeros(0, dtype=np.int32)
         self.seen = StackTable()  # resolved stacks as (module, offset or address) word pairs
-        self.out: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+        self.address = np.zeros(0, dtype=np.uint64)
+        self.module = np.zeros(0, dtype=np.int32)
+        self.rva = np.zeros(0, dtype=np.int64)
+        self.offsets = np.zeros(1, dtype=np.int64)
+        self.kept = 0  # stacks kept
+        self.used = 0  # their frames
+        self._words = np.zeros(0, dtype=np.uint64)  # a block's words, reused block after block
 
-    def _map(self, epoch: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        got = self.maps.get(epoch)
-        if got is None:
-            bases, ends, names = self.image_map(epoch)
-            ids = np.array([self.module_ids.setdefault(n, len(self.module_ids)) for n in names])
-            got = self.maps[epoch] = (bases, ends, ids.astype(np.int32))
-        return got
+    def reserve(self, stacks: int, frames: int) -> None:
+        """Room for `stacks` more stacks of `frames` frames in all. Room never written costs
+        address space only, so reserving every pair's frames up front is free."""
+        need = self.used + frames
+        self.address = intern._grown(self.address, self.used, need)
+        self.module = intern._grown(self.module, self.used, need)
+        self.rva = intern._grown(self.rva, self.used, need)
+        self.offsets = intern._grown(self.offsets, self.kept + 1, self.kept + stacks + 1)
+
+    def _slots(self, epochs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each pair's slot, and each slot's rows (lo, hi) of the flat maps. Epochs not met
+        before are mapped in ascending order, which numbers their modules."""
+        distinct, slot = _epoch_slots(epochs)
+        fresh: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+        at = len(self.bases)
+        for e in distinct.tolist():
+            if e not in self.segments:
+                bases, ends, names = self.image_map(e)
+                ids = [self.module_ids.setdefault(n, len(self.module_ids)) for n in names]
+                self.segments[e] = (at, at + len(bases))
+                at += len(bases)
+                fresh.append((bases, ends, np.array(ids, dtype=np.int32)))
+        if fresh:
+            self.bases = np.concatenate([self.bases, *(f[0] for f in fresh)]).astype(np.uint64)
+            self.ends = np.concatenate([self.ends, *(f[1] for f in fresh)]).astype(np.uint64)
+            self.ids = np.concatenate([self.ids, *(f[2] for f in fresh)])
+        seg = np.array([self.segments[e] for e in distinct.tolist()], dtype=np.int64)
+        seg = seg.reshape(-1, 2)
+        return slot, np.ascontiguousarray(seg[:, 0]), np.ascontiguousarray(seg[:, 1])
 
     def resolve(
-        self, flat: np.ndarray, offsets: np.ndarray, epochs: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(module id, rva) of each frame of pairs (frames `flat`/`offsets`, epoch each):
-        one search per epoch present, over the frames of its pairs."""
+        self, flat: np.ndarray, offsets: np.ndarray, slot: np.ndarray, lo: np.ndarray,
+        hi: np.ndarray,
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """numpy: (module id, rva) of each frame of pairs (frames `flat`/`offsets`, maps rows
+        `lo[slot]:hi[slot]` each): one search per epoch present, over the frames of its pairs."""
         module = np.zeros(len(flat), dtype=np.int32)
         rva = np.full(len(flat), -1, dtype=np.int64)
-        order = np.argsort(epochs, kind="stable")
-        sorted_epochs = epochs[order]
-        cuts = np.flatnonzero(np.concatenate([[True], sorted_epochs[1:] != sorted_epochs[:-1]]))
-        for lo, hi in zip(cuts.tolist(), [*cuts[1:].tolist(), len(order)], strict=True):
-            bases, ends, ids = self._map(int(sorted_epochs[lo]))
+        order = np.argsort(slot, kind="stable")
+        sorted_slots = slot[order]
+        cuts = np.flatnonzero(np.concatenate([[True], sorted_slots[1:] != sorted_slots[:-1]]))
+        for c0, c1 in zip(cuts.tolist(), [*cuts[1:].tolist(), len(order)], strict=True):
+            k = int(sorted_slots[c0])
+            bases = self.bases[lo[k] : hi[k]]
             if len(bases) == 0:
                 continue
-            pairs = order[lo:hi]
+            ends, ids = self.ends[lo[k] : hi[k]], self.ids[lo[k] : hi[k]]
+            pairs = order[c0:c1]
             at = intern.ranges(offsets[pairs], offsets[pairs + 1] - offsets[pairs])
             addr = flat[at]
             j = np.searchsorted(bases, addr, side="right") - 1
@@ -241,36 +404,63 @@ class _Resolver:
             rva[at] = (flat[at] - bases[j]).astype(np.int64)
         return module, rva
 
-    def add(self, flat: np.ndarray, offsets: np.ndarray, epochs: np.ndarray) -> np.ndarray:
-        """The resolved stack id of each pair; the frames of new ones are kept, in order."""
-        module, rva = self.resolve(flat, offsets, epochs)
+    def add(
+        self, src: np.ndarray, starts: np.ndarray, lengths: np.ndarray, epochs: np.ndarray
+    ) -> np.ndarray:
+        """The resolved stack id of each pair (frames `src[starts[p]:][:lengths[p]]`, image
+        epoch `epochs[p]`); the frames of new ones are kept, in order."""
+        offsets = np.zeros(len(starts) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        slot, seg_lo, seg_hi = self._slots(epochs)
+        n = int(offsets[-1])
+        before = len(self.seen)
+        if _resolve_rows is not None and _keep_rows is not None:
+            # Every frame of the block is written where it would go were all its stacks new;
+            # the frames of stacks seen before are then dropped.
+            self.reserve(len(starts), n)
+            self._words = intern._grown(self._words, 0, 2 * n)
+            words = self._words[: 2 * n]
+            _resolve_rows(
+                src, starts, offsets, slot, seg_lo, seg_hi, self.bases, self.ends, self.ids,
+                self.used, self.address, self.module, self.rva, words,
+            )  # fmt: skip
+            stack_ids = self.seen.intern(words, 2 * offsets)
+            self.used, nxt = _keep_rows(
+                stack_ids, before, offsets, self.used, self.address, self.module, self.rva,
+                self.offsets, self.kept,
+            )  # fmt: skip
+            if nxt != len(self.seen):
+                raise AssertionError("new stack ids out of order of first appearance")
+            self.kept += nxt - before
+            return stack_ids
+        flat = src[intern.ranges(starts, lengths)]
+        module, rva = self.resolve(flat, offsets, slot, seg_lo, seg_hi)
         # A frame is (module, offset) when resolved, else (0, its address).
-        words = np.empty(2 * len(flat), dtype=np.uint64)
+        words = np.empty(2 * n, dtype=np.uint64)
         words[0::2] = module
         words[1::2] = np.where(module > 0, rva.view(np.uint64), flat)
-        before = len(self.seen)
-        ids = self.seen.intern(words, 2 * offsets)
+        stack_ids = self.seen.intern(words, 2 * offsets)
         del words
-        new_ids, first = np.unique(ids, return_index=True)
-        first = first[new_ids >= before]
-        at = intern.ranges(offsets[first], offsets[first + 1] - offsets[first])
-        self.out.append((flat[at], module[at], rva[at], offsets[first + 1] - offsets[first]))
-        return ids
+        first = _first_new(stack_ids, before)
+        if len(first) != len(self.seen) - before:
+            raise AssertionError("new stack ids out of order of first appearance")
+        at = intern.ranges(offsets[first], lengths[first])
+        self.reserve(len(first), len(at))
+        u, k = self.used, self.kept
+        self.address[u : u + len(at)] = flat[at]
+        self.module[u : u + len(at)] = module[at]
+        self.rva[u : u + len(at)] = rva[at]
+        np.cumsum(lengths[first], out=self.offsets[k + 1 : k + 1 + len(first)])
+        self.offsets[k + 1 : k + 1 + len(first)] += u
+        self.used, self.kept = u + len(at), k + len(first)
+        return stack_ids
 
     def frames(self) -> ResolvedFrames:
-        lengths = [o[3] for o in self.out]
-        offsets = np.zeros(sum(len(x) for x in lengths) + 1, dtype=np.int64)
-        if lengths:
-            np.cumsum(np.concatenate(lengths), out=offsets[1:])
-
-        def column(i: int, dtype: type) -> np.ndarray:
-            return np.concatenate([o[i] for o in self.out]) if self.out else np.zeros(0, dtype)
-
         return ResolvedFrames(
-            address=column(0, np.uint64),
-            module=column(1, np.int32),
-            rva=column(2, np.int64),
-            offsets=offsets,
+            address=self.address[: self.used],
+            module=self.module[: self.used],
+            rva=self.rva[: self.used],
+            offsets=self.offsets[: self.kept + 1],
             names=list(self.module_ids),
         )
 
@@ -290,10 +480,15 @@ def resolve_frames(
     arrays stay bounded; only the distinct resolved stacks are kept.
     """
     resolver = _Resolver(image_map)
+    raws = np.asarray(raws, dtype=np.int64)
+    epochs = np.asarray(epochs, dtype=np.int64)
+    starts = stacks.offsets[raws]
+    lengths = stacks.offsets[raws + 1] - starts
+    # Every pair's frames: the most the kept frames can take, so that the columns never grow.
+    resolver.reserve(len(raws), int(lengths.sum()))
+    src = stacks.flat
     stack_of_pair = np.empty(len(raws), dtype=np.int64)
     for lo in range(0, len(raws), _PAIR_BLOCK):
-        flat, offsets = stacks.gather(raws[lo : lo + _PAIR_BLOCK])
-        stack_of_pair[lo : lo + _PAIR_BLOCK] = resolver.add(
-            flat, offsets, np.asarray(epochs[lo : lo + _PAIR_BLOCK], dtype=np.int64)
-        )
+        hi = lo + _PAIR_BLOCK
+        stack_of_pair[lo:hi] = resolver.add(src, starts[lo:hi], lengths[lo:hi], epochs[lo:hi])
     return stack_of_pair, resolver.frames()
