@@ -151,22 +151,24 @@ class ImageTracker:
             ),
             dtype=np.int64,
         )
+        # Sorted once by (base, end, name), as each map is: a map is this order filtered to the
+        # images live at its epoch's start, so no epoch sorts or names images again.
+        rows = sorted(
+            (r.base, r.base + r.size, driver_name(r.path), r.load_ts, r.unload_ts) for r in kernel
+        )
+        bases = np.array([x[0] for x in rows], dtype=np.uint64)
+        ends = np.array([x[1] for x in rows], dtype=np.uint64)
+        names = [x[2] for x in rows]
+        loads = np.array([x[3] for x in rows], dtype=np.int64)
+        unloads = np.array([x[4] for x in rows], dtype=np.int64)
         cache: dict[int, ImageMap] = {}
 
         def image_map(epoch: int) -> ImageMap:
             got = cache.get(epoch)
             if got is None:
                 t0 = NO_TS if epoch == 0 else int(points[epoch - 1])
-                live = sorted(
-                    (r.base, r.base + r.size, driver_name(r.path))
-                    for r in kernel
-                    if r.load_ts <= t0 < r.unload_ts
-                )
-                got = (
-                    np.array([x[0] for x in live], dtype=np.uint64),
-                    np.array([x[1] for x in live], dtype=np.uint64),
-                    [x[2] for x in live],
-                )
+                live = np.flatnonzero((loads <= t0) & (t0 < unloads))
+                got = (bases[live], ends[live], [names[i] for i in live.tolist()])
                 cache[epoch] = got
             return got
 
