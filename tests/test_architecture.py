@@ -20,10 +20,18 @@ from gate.tables.drivers import RESERVED_NAMES
 PACKAGE = REPO / "gate"
 
 # Rooms of the house, by module prefix, and the rooms each may import besides its own and the
-# foundation (errors, units, metrics, fileio, yamlsafe, the package itself): readers produce
-# tables, the store loads them, the model and rules read the store, reports render verdicts,
-# the pipeline runs the jobs, the CLI calls the pipeline.
-FOUNDATION = ("gate", "gate.errors", "gate.units", "gate.metrics", "gate.fileio", "gate.yamlsafe")
+# foundation (errors, units, metrics, fileio, yamlsafe, cores, the package itself): readers
+# produce tables, the store loads them, the model and rules read the store, reports render
+# verdicts, the pipeline runs the jobs, the CLI calls the pipeline.
+FOUNDATION = (
+    "gate",
+    "gate.errors",
+    "gate.units",
+    "gate.metrics",
+    "gate.fileio",
+    "gate.yamlsafe",
+    "gate.cores",
+)
 ROOMS = {
     "tables": "gate.tables",
     "inputs": "gate.inputs",

@@ -24,6 +24,7 @@ from pathlib import Path
 import duckdb
 import numpy as np
 
+from gate.cores import usable_cores
 from gate.errors import GateError, InputError, OutputError
 from gate.fileio import path_text
 from gate.tables.chunks import Chunk, TraceInfo
@@ -185,6 +186,9 @@ class Store:
             "memory_limit": limit,
             "temp_directory": self._spill,
             "preserve_insertion_order": False,
+            # DuckDB counts the machine's cores; pinned to fewer (taskset, a cpuset), its
+            # extra threads only take turns with the reader's on the same processors.
+            "threads": usable_cores(),
         }
         try:
             target = str(self._building) if self._building else ":memory:"

@@ -24,6 +24,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from gate.cores import usable_cores
 from gate.errors import InputError, TraceFormatError
 from gate.inputs.etl import layouts as L
 from gate.inputs.etl import xpress
@@ -45,11 +46,7 @@ def stop_reads() -> None:
 def default_workers() -> int:
     """Threads for decoding buffers: one per core this process may run on, at most 4 (more
     gives nothing measurable)."""
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+    return min(usable_cores(), 4)
 
 
 @dataclass(frozen=True)
